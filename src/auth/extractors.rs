@@ -1,0 +1,115 @@
+//! Requiring login is a handler parameter.
+//!
+//! * `CurrentUser`: pages. Without a live web session the request is answered
+//!   with 303 to `/login?next=<path+query>`.
+//! * `MaybeUser`: pages that render for everyone but differ when signed in.
+//!
+//! A cookie whose session row is revoked, idle-expired or past its absolute
+//! expiry is anonymous, and its state is purged. The API's `Bearer` extractor
+//! lives in `auth::bearer`.
+
+use super::sessions::touch_if_stale;
+use super::typed_session::TypedSession;
+use crate::db;
+use crate::db::sessions::{self as rows, SessionRow};
+use crate::db::users::User;
+use crate::error::AppError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub user: User,
+    pub session: SessionRow,
+    /// Synchronizer token for this session's forms.
+    pub csrf_token: String,
+}
+
+/// Resolved once per request and cached in its extensions.
+#[derive(Clone)]
+struct Resolved(Option<CurrentUser>);
+
+pub async fn resolve(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    if let Some(Resolved(found)) = req.extensions().get::<Resolved>() {
+        return Ok(found.clone());
+    }
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
+    let typed = TypedSession::extract(req).await?;
+    let found = match typed.session_id() {
+        None => None,
+        Some(sid) => {
+            let now = state.clock.now();
+            let mut conn = db::conn(&state.pool).await?;
+            match rows::find_with_user(&mut conn, sid).await? {
+                Some((session, user)) if session.kind == "web" && session.is_live(now) => {
+                    touch_if_stale(&mut conn, &state.settings, &session, now).await?;
+                    let csrf_token = typed.csrf_token().unwrap_or_default();
+                    Some(CurrentUser {
+                        user,
+                        session,
+                        csrf_token,
+                    })
+                }
+                _ => {
+                    typed.purge();
+                    None
+                }
+            }
+        }
+    };
+    req.extensions_mut().insert(Resolved(found.clone()));
+    Ok(found)
+}
+
+/// `path?query` of the request, for `next=`.
+pub fn path_and_query(req: &HttpRequest) -> String {
+    match req.uri().query() {
+        Some(q) => format!("{}?{}", req.path(), q),
+        None => req.path().to_owned(),
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match resolve(&req).await? {
+                Some(user) => Ok(user),
+                None => {
+                    let next = if req.method() == actix_web::http::Method::GET {
+                        path_and_query(&req)
+                    } else {
+                        "/account".to_owned()
+                    };
+                    Err(AppError::LoginRequired { next })
+                }
+            }
+        })
+    }
+}
+
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(MaybeUser(resolve(&req).await?)) })
+    }
+}
+
+impl From<actix_web::Error> for AppError {
+    fn from(e: actix_web::Error) -> Self {
+        AppError::Unexpected(anyhow::anyhow!("{e}"))
+    }
+}

@@ -1,0 +1,275 @@
+//! Settings from the environment (DESIGN.md §2). `.env` is read if present.
+//! A bad value stops start-up with an error naming the variable.
+
+use std::net::IpAddr;
+use time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind_addr: String,
+    /// External origin, without a trailing slash (`iss`, Origin checks).
+    pub public_url: String,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_timeout: Duration,
+    pub clock_skew_leeway: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub cookie_secure: bool,
+    pub jwt_audience: String,
+    pub registration_open: bool,
+    pub login_max_failures: u32,
+    /// Peers whose `X-Forwarded-For` is believed (TRUSTED_PROXIES, comma-separated IPs).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Optional overrides of the secrets otherwise generated and kept in Postgres
+    /// (base64url; see README "Secrets").
+    pub session_cookie_key: Option<Vec<u8>>,
+    pub csrf_key: Option<Vec<u8>>,
+    /// Background purge interval (PURGE_INTERVAL, default 1h; `0s` disables).
+    pub purge_interval: Duration,
+    /// HTTP worker threads (WORKERS; default: one per core).
+    pub workers: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Reads the process environment (after loading `.env`, if any).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds settings from any name → value lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let text =
+            |name: &'static str, default: &str| get(name).unwrap_or_else(|| default.to_owned());
+        let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
+            let raw = text(name, default);
+            let std = humantime::parse_duration(raw.trim()).map_err(|e| {
+                err(
+                    name,
+                    format!("`{raw}` is not a duration like 90s, 15m, 2h, 14d ({e})"),
+                )
+            })?;
+            Duration::try_from(std).map_err(|_| err(name, "duration out of range"))
+        };
+        let positive = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
+            let d = duration(name, default)?;
+            if d <= Duration::ZERO {
+                return Err(err(name, "must be greater than zero"));
+            }
+            Ok(d)
+        };
+
+        let database_url = text(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/hybrid_auth",
+        );
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(err("DATABASE_URL", "must be a postgres:// URL"));
+        }
+        let bind_addr = text("BIND_ADDR", "127.0.0.1:8080");
+        let public_url = text("PUBLIC_URL", "http://localhost:8080")
+            .trim_end_matches('/')
+            .to_owned();
+        let https = public_url.starts_with("https://");
+        if !(https || public_url.starts_with("http://")) || public_url.matches('/').count() != 2 {
+            return Err(err(
+                "PUBLIC_URL",
+                "must be an origin such as https://auth.example.com (no path)",
+            ));
+        }
+        let cookie_secure = match get("COOKIE_SECURE") {
+            None => https,
+            Some(v) => {
+                parse_bool(&v).ok_or_else(|| err("COOKIE_SECURE", "must be true or false"))?
+            }
+        };
+        let registration_open = match text("REGISTRATION", "open").trim() {
+            "open" => true,
+            "closed" => false,
+            other => {
+                return Err(err(
+                    "REGISTRATION",
+                    format!("`{other}` must be `open` or `closed`"),
+                ))
+            }
+        };
+        let login_max_failures = text("LOGIN_MAX_FAILURES", "5")
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| err("LOGIN_MAX_FAILURES", "must be a whole number above zero"))?;
+        let trusted_proxies = text("TRUSTED_PROXIES", "")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<IpAddr>()
+                    .map_err(|_| err("TRUSTED_PROXIES", format!("`{s}` is not an IP address")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = |name: &'static str, min: usize| -> Result<Option<Vec<u8>>, ConfigError> {
+            get(name)
+                .map(|v| {
+                    crate::auth::crypto::b64_decode(v.trim())
+                        .filter(|k| k.len() >= min)
+                        .ok_or_else(|| {
+                            err(name, format!("must be base64url of at least {min} bytes"))
+                        })
+                })
+                .transpose()
+        };
+
+        let settings = Settings {
+            access_token_ttl: positive("ACCESS_TOKEN_TTL", "15m")?,
+            refresh_token_ttl: positive("REFRESH_TOKEN_TTL", "14d")?,
+            session_idle_timeout: positive("SESSION_IDLE_TIMEOUT", "2h")?,
+            session_absolute_timeout: positive("SESSION_ABSOLUTE_TIMEOUT", "30d")?,
+            clock_skew_leeway: duration("CLOCK_SKEW_LEEWAY", "30s")?,
+            refresh_reuse_grace: duration("REFRESH_REUSE_GRACE", "10s")?,
+            jwt_audience: text("JWT_AUDIENCE", "hybrid-auth-api"),
+            session_cookie_key: key("SESSION_COOKIE_KEY", 64)?,
+            csrf_key: key("CSRF_KEY", 32)?,
+            purge_interval: duration("PURGE_INTERVAL", "1h")?,
+            workers: match get("WORKERS") {
+                None => std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+                Some(v) => v
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0 && *n <= 256)
+                    .ok_or_else(|| err("WORKERS", "must be a whole number from 1 to 256"))?,
+            },
+            database_url,
+            bind_addr,
+            public_url,
+            cookie_secure,
+            registration_open,
+            login_max_failures,
+            trusted_proxies,
+        };
+        Ok(settings)
+    }
+
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.cookie_secure {
+            "__Host-session"
+        } else {
+            "session"
+        }
+    }
+
+    pub fn csrf_cookie_name(&self) -> &'static str {
+        if self.cookie_secure {
+            "__Host-csrf"
+        } else {
+            "csrf"
+        }
+    }
+
+    /// Database name and a URL for the `postgres` maintenance database on the
+    /// same server (used to create the app's database when missing).
+    pub fn database_parts(&self) -> Option<(String, String)> {
+        let (base, rest) = self.database_url.rsplit_once('/')?;
+        let (name, query) = match rest.split_once('?') {
+            Some((n, q)) => (n, format!("?{q}")),
+            None => (rest, String::new()),
+        };
+        if name.is_empty() || base.ends_with('/') {
+            return None;
+        }
+        Some((name.to_owned(), format!("{base}/postgres{query}")))
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.access_token_ttl, Duration::minutes(15));
+        assert_eq!(s.refresh_token_ttl, Duration::days(14));
+        assert_eq!(s.session_idle_timeout, Duration::hours(2));
+        assert_eq!(s.session_absolute_timeout, Duration::days(30));
+        assert_eq!(s.clock_skew_leeway, Duration::seconds(30));
+        assert_eq!(s.refresh_reuse_grace, Duration::seconds(10));
+        assert!(!s.cookie_secure);
+        assert_eq!(s.session_cookie_name(), "session");
+        assert_eq!(s.jwt_audience, "hybrid-auth-api");
+        assert!(s.registration_open);
+        assert_eq!(s.login_max_failures, 5);
+        assert_eq!(s.public_url, "http://localhost:8080");
+    }
+
+    #[test]
+    fn https_public_url_turns_on_secure_cookies() {
+        let s = with(&[("PUBLIC_URL", "https://auth.example.com/")]).unwrap();
+        assert!(s.cookie_secure);
+        assert_eq!(s.session_cookie_name(), "__Host-session");
+        assert_eq!(s.csrf_cookie_name(), "__Host-csrf");
+        assert_eq!(s.public_url, "https://auth.example.com");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        for (var, value) in [
+            ("ACCESS_TOKEN_TTL", "fifteen"),
+            ("SESSION_IDLE_TIMEOUT", "0s"),
+            ("REGISTRATION", "maybe"),
+            ("LOGIN_MAX_FAILURES", "-1"),
+            ("COOKIE_SECURE", "perhaps"),
+            ("PUBLIC_URL", "localhost:8080"),
+            ("TRUSTED_PROXIES", "10.0.0.1,nope"),
+        ] {
+            let e = with(&[(var, value)]).unwrap_err();
+            assert_eq!(e.var, var);
+            assert!(e.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn database_parts_split_name_and_maintenance_url() {
+        let s = with(&[("DATABASE_URL", "postgres://u@h:5432/app?sslmode=disable")]).unwrap();
+        let (name, admin) = s.database_parts().unwrap();
+        assert_eq!(name, "app");
+        assert_eq!(admin, "postgres://u@h:5432/postgres?sslmode=disable");
+    }
+}

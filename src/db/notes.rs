@@ -1,0 +1,56 @@
+//! `notes`: the example resource. Every query is scoped by owner, so another
+//! user's note is indistinguishable from a missing one.
+
+use super::schema::notes;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notes)]
+pub struct Note {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: String,
+    pub body: String,
+    pub created_at: OffsetDateTime,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, note: &Note) -> QueryResult<()> {
+    diesel::insert_into(notes::table)
+        .values(note)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn list(conn: &mut AsyncPgConnection, owner: Uuid) -> QueryResult<Vec<Note>> {
+    notes::table
+        .filter(notes::user_id.eq(owner))
+        .order((notes::created_at.desc(), notes::id.desc()))
+        .select(Note::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    id: Uuid,
+) -> QueryResult<Option<Note>> {
+    notes::table
+        .filter(notes::user_id.eq(owner).and(notes::id.eq(id)))
+        .select(Note::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Returns whether a row was deleted.
+pub async fn delete(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> QueryResult<bool> {
+    let n = diesel::delete(notes::table.filter(notes::user_id.eq(owner).and(notes::id.eq(id))))
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}

@@ -1,0 +1,31 @@
+//! `app_secrets`: keys every instance must share, generated on first start.
+
+use super::schema::app_secrets;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use time::OffsetDateTime;
+
+/// Returns the secret `name`, inserting `fresh` first if there is none yet.
+/// Concurrent first starts converge on whichever insert won.
+pub async fn get_or_create(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    fresh: &[u8],
+    now: OffsetDateTime,
+) -> QueryResult<Vec<u8>> {
+    diesel::insert_into(app_secrets::table)
+        .values((
+            app_secrets::name.eq(name),
+            app_secrets::value.eq(fresh),
+            app_secrets::created_at.eq(now),
+        ))
+        .on_conflict(app_secrets::name)
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    app_secrets::table
+        .find(name)
+        .select(app_secrets::value)
+        .first(conn)
+        .await
+}

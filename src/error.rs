@@ -1,0 +1,308 @@
+//! One error type per audience, one mapping each. `AppError` renders an HTML
+//! page; `ApiError` renders the JSON bodies of RFC 6749 §5.2 / RFC 6750 §3.
+//! Both log the whole cause chain of unexpected failures and show a generic
+//! message; both turn a database outage into 503 with `Retry-After`.
+
+use crate::db::DbError;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+/// Seconds a client should wait before retrying while Postgres is away.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("page not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("bad request: {0}")]
+    BadRequest(&'static str),
+    /// A protected page without a live session: 303 to the login page.
+    #[error("login required")]
+    LoginRequired { next: String },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            AppError::Unavailable(e.into())
+        } else {
+            AppError::Unexpected(e.into())
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::from(e).into()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+    csrf_token: &'a str,
+}
+
+pub fn log_chain(context: &str, e: &(dyn std::error::Error + 'static)) {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain.push_str(": ");
+        chain.push_str(&s.to_string());
+        source = s.source();
+    }
+    tracing::error!(error = %chain, "{context}");
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (title, message) = match self {
+            AppError::LoginRequired { next } => {
+                let location = format!("/login?next={}", crate::routes::pages::encode_query(next));
+                return HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, location))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish();
+            }
+            AppError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                (
+                    "Temporarily unavailable",
+                    "The service is temporarily unavailable. Please try again in a moment.",
+                )
+            }
+            AppError::NotFound => ("Not found", "There is nothing here."),
+            AppError::Forbidden(_) => (
+                "Forbidden",
+                "This request was refused. Reload the page and try again.",
+            ),
+            AppError::BadRequest(m) => ("Bad request", *m),
+            AppError::Unexpected(e) => {
+                log_chain("unexpected error", e.as_ref());
+                ("Something went wrong", "Something went wrong on our side.")
+            }
+        };
+        html_error(self.status_code(), title, message)
+    }
+}
+
+/// An HTML error page with the given status (also used for 404 and 503 from
+/// middleware).
+pub fn html_error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    let body = ErrorPage {
+        title,
+        message,
+        csrf_token: "",
+    }
+    .render()
+    .unwrap_or_else(|_| message.to_owned());
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, crate::startup::CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        res.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
+    }
+    res.body(body)
+}
+
+/// Errors of the JSON API and the token endpoints.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// RFC 6749 §5.2 token-endpoint error (400).
+    #[error("{code}: {description}")]
+    OAuth {
+        code: &'static str,
+        description: String,
+    },
+    /// No credentials at all: 401 with a bare `Bearer` challenge.
+    #[error("missing bearer token")]
+    NoToken,
+    /// Malformed Authorization header: 400 `invalid_request`.
+    #[error("malformed bearer header: {0}")]
+    BadHeader(&'static str),
+    /// 401 `invalid_token`.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// 403 `insufficient_scope`.
+    #[error("insufficient scope, needs {0}")]
+    InsufficientScope(&'static str),
+    /// 400 `invalid_request` for bad JSON API input.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// 401 `login_required` from `POST /auth/token`.
+    #[error("login required")]
+    LoginRequired,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("payload too large")]
+    TooLarge,
+    /// 429 with `Retry-After`.
+    #[error("too many attempts")]
+    Throttled { retry_after: u64 },
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
+        ApiError::OAuth {
+            code,
+            description: description.into(),
+        }
+    }
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::oauth("invalid_request", description)
+    }
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::oauth("invalid_grant", description)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            ApiError::Unavailable(e.into())
+        } else {
+            ApiError::Unexpected(e.into())
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        DbError::from(e).into()
+    }
+}
+
+pub const REALM: &str = "hybrid-auth";
+
+fn json_error(
+    status: StatusCode,
+    error: &str,
+    description: &str,
+) -> actix_web::HttpResponseBuilder {
+    let _ = (error, description);
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    res
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::OAuth { .. } | ApiError::BadHeader(_) | ApiError::InvalidRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::NoToken | ApiError::InvalidToken(_) | ApiError::LoginRequired => {
+                StatusCode::UNAUTHORIZED
+            }
+            ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let (code, description): (&str, String) = match self {
+            ApiError::OAuth { code, description } => (code, description.clone()),
+            ApiError::NoToken => (
+                "invalid_request",
+                "a bearer access token is required".into(),
+            ),
+            ApiError::BadHeader(d) => ("invalid_request", (*d).into()),
+            ApiError::InvalidToken(d) => ("invalid_token", (*d).into()),
+            ApiError::InsufficientScope(s) => (
+                "insufficient_scope",
+                format!("this request needs the scope {s}"),
+            ),
+            ApiError::InvalidRequest(d) => ("invalid_request", d.clone()),
+            ApiError::LoginRequired => ("login_required", "no live session; sign in again".into()),
+            ApiError::Forbidden(d) => ("forbidden", (*d).into()),
+            ApiError::NotFound => ("not_found", "no such resource".into()),
+            ApiError::TooLarge => ("invalid_request", "request body too large".into()),
+            ApiError::Throttled { .. } => (
+                "too_many_attempts",
+                "too many failed attempts; try again later".into(),
+            ),
+            ApiError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                (
+                    "temporarily_unavailable",
+                    "the service is temporarily unavailable".into(),
+                )
+            }
+            ApiError::Unexpected(e) => {
+                log_chain("unexpected error", e.as_ref());
+                ("server_error", "something went wrong on our side".into())
+            }
+        };
+        let mut res = json_error(status, code, &description);
+        match self {
+            ApiError::NoToken => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"{REALM}\""),
+                ));
+            }
+            ApiError::BadHeader(d) => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"{REALM}\", error=\"invalid_request\", error_description=\"{d}\""),
+                ));
+            }
+            ApiError::InvalidToken(d) => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{d}\""),
+                ));
+            }
+            ApiError::InsufficientScope(s) => {
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{s}\""
+                    ),
+                ));
+            }
+            ApiError::Throttled { retry_after } => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from(*retry_after)));
+            }
+            ApiError::Unavailable(_) => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
+            }
+            _ => {}
+        }
+        res.json(serde_json::json!({ "error": code, "error_description": description }))
+    }
+}

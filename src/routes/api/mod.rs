@@ -1,0 +1,2 @@
+//! The JSON API: bearer tokens only (never the session cookie), RFC 6749 /
+//! RFC 6750 errors.

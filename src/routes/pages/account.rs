@@ -1,0 +1,226 @@
+//! `GET /account` and its state changes: revoke one session, log out other
+//! sessions, change password (which ends every other session).
+
+use super::login::throttled_message;
+use super::{format_time, render, require_session_csrf, see_other};
+use crate::auth::client::ClientInfo;
+use crate::auth::extractors::CurrentUser;
+use crate::auth::sessions::{self, Target};
+use crate::auth::typed_session::TypedSession;
+use crate::auth::{password, throttle};
+use crate::db;
+use crate::db::events::{self, NewEvent};
+use crate::db::sessions as rows;
+use crate::db::users;
+use crate::error::AppError;
+use crate::state::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use uuid::Uuid;
+
+struct SessionView {
+    id: Uuid,
+    kind: String,
+    user_agent: String,
+    ip: String,
+    created: String,
+    last_seen: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    csrf_token: String,
+    email: String,
+    sessions: Vec<SessionView>,
+    message: Option<String>,
+}
+
+async fn account_page(
+    state: &AppState,
+    user: &CurrentUser,
+    status: StatusCode,
+    message: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = db::conn(&state.pool).await?;
+    let live = rows::live_for_user(&mut conn, user.user.id, state.clock.now()).await?;
+    let sessions = live
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == user.session.id,
+            id: s.id,
+            kind: s.kind,
+            user_agent: if s.user_agent.is_empty() {
+                "Unknown device".into()
+            } else {
+                s.user_agent
+            },
+            ip: s.ip,
+            created: format_time(s.created_at),
+            last_seen: format_time(s.last_seen_at),
+        })
+        .collect();
+    let page = AccountPage {
+        csrf_token: user.csrf_token.clone(),
+        email: user.user.email.clone(),
+        sessions,
+        message,
+    };
+    render(status, &page, None)
+}
+
+pub async fn account(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    account_page(&state, &user, StatusCode::OK, None).await
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+pub async fn revoke_one(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    client: ClientInfo,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    let id = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
+    let mut conn = db::conn(&state.pool).await?;
+    match rows::find(&mut conn, id).await? {
+        Some(s) if s.user_id == user.user.id => {
+            sessions::revoke(
+                &mut conn,
+                Target::One(id),
+                "revoked_by_user",
+                state.clock.now(),
+                &client.ip,
+            )
+            .await?;
+            if id == user.session.id {
+                session.purge();
+            }
+            Ok(see_other("/account"))
+        }
+        _ => Err(AppError::NotFound),
+    }
+}
+
+pub async fn revoke_others(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<CsrfForm>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    let mut conn = db::conn(&state.pool).await?;
+    let target = Target::AllOfUser {
+        user_id: user.user.id,
+        keep: Some(user.session.id),
+    };
+    sessions::revoke(
+        &mut conn,
+        target,
+        "other_sessions_logged_out",
+        state.clock.now(),
+        &client.ip,
+    )
+    .await?;
+    Ok(see_other("/account"))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<PasswordForm>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    let form = form.into_inner();
+    let now = state.clock.now();
+    let email = user.user.email.clone();
+    {
+        let mut conn = db::conn(&state.pool).await?;
+        if let Err(secs) = throttle::check(
+            &mut conn,
+            state.settings.login_max_failures,
+            &email,
+            &client.ip,
+            now,
+        )
+        .await?
+        {
+            let mut res = account_page(
+                &state,
+                &user,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(throttled_message(secs)),
+            )
+            .await?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return Ok(res);
+        }
+    }
+    if !password::verify(form.current_password, Some(user.user.password_hash.clone())).await? {
+        let mut conn = db::conn(&state.pool).await?;
+        throttle::record_failure(&mut conn, &email, &client.ip, now).await?;
+        let event = NewEvent {
+            kind: "password_change_failed",
+            user_id: Some(user.user.id),
+            session_id: Some(user.session.id),
+            ip: &client.ip,
+            detail: "",
+            created_at: now,
+        };
+        events::record(&mut conn, event).await?;
+        return account_page(
+            &state,
+            &user,
+            StatusCode::BAD_REQUEST,
+            Some("Your current password is not correct.".into()),
+        )
+        .await;
+    }
+    if let Err(m) = password::check_new(&form.new_password) {
+        return account_page(&state, &user, StatusCode::BAD_REQUEST, Some(m.into())).await;
+    }
+    let hash = password::hash(form.new_password).await?;
+    let mut conn = db::conn(&state.pool).await?;
+    throttle::clear(&mut conn, &email).await?;
+    users::set_password_hash(&mut conn, user.user.id, &hash, now).await?;
+    let event = NewEvent {
+        kind: "password_changed",
+        user_id: Some(user.user.id),
+        session_id: Some(user.session.id),
+        ip: &client.ip,
+        detail: "",
+        created_at: now,
+    };
+    events::record(&mut conn, event).await?;
+    let target = Target::AllOfUser {
+        user_id: user.user.id,
+        keep: Some(user.session.id),
+    };
+    sessions::revoke(&mut conn, target, "password_change", now, &client.ip).await?;
+    Ok(see_other("/account"))
+}

@@ -1,0 +1,214 @@
+//! `GET,POST /login`. One generic failure message for unknown email and wrong
+//! password (the unknown case verifies a dummy hash, so timing matches too).
+
+use super::{next_from_query, render, safe_next, see_other};
+use crate::auth::client::ClientInfo;
+use crate::auth::extractors::{CurrentUser, MaybeUser};
+use crate::auth::sessions::{self, Kind, Target};
+use crate::auth::typed_session::TypedSession;
+use crate::auth::{crypto, csrf, password, throttle};
+use crate::db;
+use crate::db::events::{self, NewEvent};
+use crate::db::users::{self, User};
+use crate::error::AppError;
+use crate::state::AppState;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use diesel_async::AsyncPgConnection;
+
+pub const GENERIC_FAILURE: &str = "Incorrect email or password.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    csrf_token: &'a str,
+    next: &'a str,
+    email: &'a str,
+    error: Option<String>,
+    signed_in_as: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    csrf_token: String,
+    email: String,
+    password: String,
+    next: String,
+}
+
+pub async fn login_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
+    let (csrf_token, cookie) = csrf::anon_token(&req, &state)?;
+    let next = next_from_query(&req);
+    let page = LoginPage {
+        csrf_token: &csrf_token,
+        next: &next,
+        email: "",
+        error: None,
+        signed_in_as: user.0.as_ref().map(|u| u.user.email.as_str()),
+    };
+    render(StatusCode::OK, &page, cookie)
+}
+
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+    client: ClientInfo,
+    current: MaybeUser,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    if !csrf::origin_allowed(&req, &state.settings.public_url) {
+        return Err(AppError::Forbidden("cross-origin request"));
+    }
+    if !csrf::verify_anon(&req, &state, &form.csrf_token) {
+        return Err(AppError::Forbidden("bad csrf token"));
+    }
+    let form = form.into_inner();
+    let next = safe_next(&form.next).unwrap_or("").to_owned();
+    let (csrf_token, _) = csrf::anon_token(&req, &state)?;
+    let fail = |status: StatusCode,
+                message: String,
+                retry_after: Option<u64>|
+     -> Result<HttpResponse, AppError> {
+        let page = LoginPage {
+            csrf_token: &csrf_token,
+            next: &next,
+            email: form.email.trim(),
+            error: Some(message),
+            signed_in_as: None,
+        };
+        let mut res = render(status, &page, None)?;
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        Ok(res)
+    };
+
+    match authenticate(&state, &form.email, form.password.clone(), &client).await? {
+        AuthOutcome::Throttled(secs) => fail(
+            StatusCode::TOO_MANY_REQUESTS,
+            throttled_message(secs),
+            Some(secs),
+        ),
+        AuthOutcome::Failed => fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE.to_owned(), None),
+        AuthOutcome::Ok(user) => {
+            let mut conn = db::conn(&state.pool).await?;
+            start_web_session(
+                &mut conn,
+                &state,
+                &user,
+                &client,
+                &session,
+                current.0.as_ref(),
+            )
+            .await?;
+            Ok(see_other(if next.is_empty() { "/account" } else { &next }))
+        }
+    }
+}
+
+pub fn throttled_message(secs: u64) -> String {
+    let minutes = secs.div_ceil(60);
+    format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).")
+}
+
+pub enum AuthOutcome {
+    Ok(User),
+    Failed,
+    Throttled(u64),
+}
+
+/// Checks email + password the one way every entry point does: throttle first
+/// (before any hashing), then argon2 off the workers with a dummy hash for
+/// unknown emails; failures are counted and recorded.
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: String,
+    client: &ClientInfo,
+) -> Result<AuthOutcome, AppError> {
+    let email = email.trim().to_lowercase();
+    let now = state.clock.now();
+    let user = {
+        let mut conn = db::conn(&state.pool).await?;
+        if let Err(secs) = throttle::check(
+            &mut conn,
+            state.settings.login_max_failures,
+            &email,
+            &client.ip,
+            now,
+        )
+        .await?
+        {
+            return Ok(AuthOutcome::Throttled(secs));
+        }
+        users::find_by_email(&mut conn, &email).await?
+    };
+    // The connection goes back to the pool while argon2 runs.
+    let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let mut conn = db::conn(&state.pool).await?;
+    match user {
+        Some(user) if ok => {
+            throttle::clear(&mut conn, &email).await?;
+            Ok(AuthOutcome::Ok(user))
+        }
+        user => {
+            throttle::record_failure(&mut conn, &email, &client.ip, now).await?;
+            events::record(
+                &mut conn,
+                NewEvent {
+                    kind: "login_failed",
+                    user_id: user.map(|u| u.id),
+                    session_id: None,
+                    ip: &client.ip,
+                    detail: "",
+                    created_at: now,
+                },
+            )
+            .await?;
+            Ok(AuthOutcome::Failed)
+        }
+    }
+}
+
+/// Creates a web session for `user` under a renewed cookie key. A live
+/// session this browser already had is revoked first.
+pub async fn start_web_session(
+    conn: &mut AsyncPgConnection,
+    state: &AppState,
+    user: &User,
+    client: &ClientInfo,
+    session: &TypedSession,
+    previous: Option<&CurrentUser>,
+) -> Result<(), AppError> {
+    if let Some(old) = previous {
+        sessions::revoke(
+            conn,
+            Target::One(old.session.id),
+            "superseded",
+            state.clock.now(),
+            &client.ip,
+        )
+        .await?;
+    }
+    let row = sessions::create(
+        conn,
+        &state.settings,
+        &state.clock,
+        user,
+        Kind::Web,
+        &user.scopes,
+        client,
+    )
+    .await?;
+    let csrf_token = crypto::random_token()?;
+    session.log_in(row.id, &csrf_token)?;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! `GET,POST /register`. Success signs the new user in. A taken email gets the
+//! same generic message as any other refusal of the pair, and the password is
+//! hashed before the insert either way so timing does not tell.
+
+use super::login::start_web_session;
+use super::{render, see_other};
+use crate::auth::client::ClientInfo;
+use crate::auth::email::Email;
+use crate::auth::extractors::MaybeUser;
+use crate::auth::typed_session::TypedSession;
+use crate::auth::{csrf, password};
+use crate::db;
+use crate::db::users::{self, NewUser};
+use crate::error::AppError;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use uuid::Uuid;
+
+pub const DUPLICATE: &str = "We could not create an account with these details. If you already have an account, sign in instead.";
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage<'a> {
+    csrf_token: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+    closed: bool,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct RegisterForm {
+    csrf_token: String,
+    email: String,
+    password: String,
+    password_confirm: String,
+}
+
+pub async fn register_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (csrf_token, cookie) = csrf::anon_token(&req, &state)?;
+    let page = RegisterPage {
+        csrf_token: &csrf_token,
+        email: "",
+        error: None,
+        closed: !state.settings.registration_open,
+    };
+    render(StatusCode::OK, &page, cookie)
+}
+
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<RegisterForm>,
+    client: ClientInfo,
+    current: MaybeUser,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    if !state.settings.registration_open {
+        return Err(AppError::Forbidden("registration is closed"));
+    }
+    if !csrf::origin_allowed(&req, &state.settings.public_url) {
+        return Err(AppError::Forbidden("cross-origin request"));
+    }
+    if !csrf::verify_anon(&req, &state, &form.csrf_token) {
+        return Err(AppError::Forbidden("bad csrf token"));
+    }
+    let form = form.into_inner();
+    let (csrf_token, _) = csrf::anon_token(&req, &state)?;
+    let fail = |message: &str| {
+        let page = RegisterPage {
+            csrf_token: &csrf_token,
+            email: form.email.trim(),
+            error: Some(message),
+            closed: false,
+        };
+        render(StatusCode::BAD_REQUEST, &page, None)
+    };
+    let email = match Email::parse(&form.email) {
+        Ok(e) => e,
+        Err(m) => return fail(m),
+    };
+    if let Err(m) = password::check_new(&form.password) {
+        return fail(m);
+    }
+    if form.password != form.password_confirm {
+        return fail("The two passwords do not match.");
+    }
+    let hash = password::hash(form.password.clone()).await?;
+    let now = state.clock.now();
+    let mut conn = db::conn(&state.pool).await?;
+    let new = NewUser {
+        id: Uuid::now_v7(),
+        email: email.as_str(),
+        password_hash: &hash,
+        created_at: now,
+        updated_at: now,
+    };
+    if !users::insert(&mut conn, &new).await? {
+        return fail(DUPLICATE);
+    }
+    let user = users::find(&mut conn, new.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user vanished after insert"))?;
+    start_web_session(
+        &mut conn,
+        &state,
+        &user,
+        &client,
+        &session,
+        current.0.as_ref(),
+    )
+    .await?;
+    Ok(see_other("/account"))
+}

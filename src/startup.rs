@@ -1,0 +1,266 @@
+//! Assembles the application: database (created and migrated if needed),
+//! shared secrets, the HTTP server with its middleware and routes. The binary
+//! and every test call `Application::build`.
+
+use crate::auth::crypto;
+use crate::auth::password;
+use crate::auth::session_store::PgSessionStore;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::{self, PgPool};
+use crate::error::{html_error, log_chain, AppError};
+use crate::routes::{assets, health, pages};
+use crate::state::AppState;
+use actix_session::config::{PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::SessionStore;
+use actix_session::SessionMiddleware;
+use actix_web::body::MessageBody;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, DefaultHeaders, Next};
+use actix_web::{web, App, HttpServer};
+use std::net::TcpListener;
+
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Prepares the database, loads shared secrets and binds the listener
+    /// (`BIND_ADDR`; port 0 picks a free port, as the tests do).
+    pub async fn build(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
+        prepare_database(&settings).await?;
+        let pool = db::build_pool(&settings.database_url, 16)?;
+        let now = clock.now();
+        let mut conn = db::conn(&pool)
+            .await
+            .map_err(|e| unreachable_db(&settings, e.into()))?;
+        let cookie_key = match &settings.session_cookie_key {
+            Some(k) => k.clone(),
+            None => {
+                db::secrets::get_or_create(
+                    &mut conn,
+                    "session_cookie_key",
+                    &crypto::random_bytes::<64>()?,
+                    now,
+                )
+                .await?
+            }
+        };
+        let csrf_key = match &settings.csrf_key {
+            Some(k) => k.clone(),
+            None => {
+                db::secrets::get_or_create(
+                    &mut conn,
+                    "csrf_key",
+                    &crypto::random_bytes::<32>()?,
+                    now,
+                )
+                .await?
+            }
+        };
+        drop(conn);
+        let cookie_key = Key::try_from(cookie_key.as_slice())
+            .map_err(|e| anyhow::anyhow!("session cookie key: {e}"))?;
+        password::init();
+
+        let listener = TcpListener::bind(&settings.bind_addr).map_err(|e| {
+            anyhow::anyhow!("cannot listen on BIND_ADDR={}: {e}", settings.bind_addr)
+        })?;
+        let port = listener.local_addr()?.port();
+        let workers = settings.workers;
+        let state = web::Data::new(AppState {
+            settings,
+            pool,
+            clock,
+            csrf_key,
+        });
+        let server = run(listener, state.clone(), cookie_key, workers)?;
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn unreachable_db(settings: &Settings, e: anyhow::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot reach Postgres at DATABASE_URL={} ({e:#}). Start Postgres, or point DATABASE_URL \
+         (environment or .env) at a reachable server, e.g. postgres://user@host:5432/hybrid_auth",
+        redact_url(&settings.database_url)
+    )
+}
+
+/// Hides a password in a postgres URL for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Creates the database if missing and runs the embedded migrations.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
+    let (name, admin_url) = settings
+        .database_parts()
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL must name a database, e.g. postgres://postgres@127.0.0.1:5432/hybrid_auth"))?;
+    if let Err(e) = db::ensure_database(&admin_url, &name).await {
+        // Without access to the maintenance database we can still work if the
+        // app's own database exists; the migration step below tells.
+        tracing::debug!(error = %e, "could not check for the database via the postgres database");
+    }
+    db::run_migrations(&settings.database_url)
+        .await
+        .map_err(|e| unreachable_db(settings, e))
+}
+
+fn session_middleware(state: &AppState, key: Key) -> SessionMiddleware<PgSessionStore> {
+    let settings = &state.settings;
+    let store = PgSessionStore::new(state.pool.clone(), state.clock.clone());
+    let ttl = actix_web::cookie::time::Duration::seconds(
+        settings.session_absolute_timeout.whole_seconds(),
+    );
+    SessionMiddleware::builder(store, key)
+        .cookie_name(settings.session_cookie_name().to_owned())
+        .cookie_secure(settings.cookie_secure)
+        .cookie_http_only(true)
+        .cookie_same_site(SameSite::Lax)
+        .cookie_path("/".to_owned())
+        .cookie_domain(None)
+        // The cookie and its state live up to the absolute timeout; the idle
+        // timeout is enforced on the sessions row, which is touched at most once
+        // a minute, so a page view costs no write.
+        .session_lifecycle(
+            PersistentSession::default()
+                .session_ttl(ttl)
+                .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
+        )
+        .build()
+}
+
+/// The session store's only failure mode is the database: answer 503 with
+/// Retry-After instead of actix-session's bare 500.
+async fn session_store_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next.call(req).await.map_err(|e| {
+        let cause = anyhow::anyhow!("{e}");
+        log_chain("session store failed", cause.as_ref());
+        let res = html_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The service is temporarily unavailable. Please try again in a moment.",
+        );
+        actix_web::error::InternalError::from_response("session store unavailable", res).into()
+    })
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("Content-Security-Policy", CSP))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "same-origin"))
+        .add(("X-Frame-Options", "DENY"))
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+fn run(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    key: Key,
+    workers: usize,
+) -> anyhow::Result<Server> {
+    let server = HttpServer::new(move || {
+        let form_config =
+            web::FormConfig::default()
+                .limit(64 * 1024)
+                .error_handler(|e, _| match e {
+                    actix_web::error::UrlencodedError::Overflow { .. } => {
+                        actix_web::error::InternalError::from_response(
+                            e,
+                            html_error(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                "Too large",
+                                "The form was too large.",
+                            ),
+                        )
+                        .into()
+                    }
+                    _ => AppError::BadRequest("The form could not be read.").into(),
+                });
+        App::new()
+            .app_data(state.clone())
+            .app_data(form_config)
+            .wrap(security_headers())
+            .route("/healthz", web::get().to(health::healthz))
+            .route("/readyz", web::get().to(health::readyz))
+            .route("/static/{path:.*}", web::get().to(assets::asset))
+            .service(
+                web::scope("")
+                    .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
+                    .wrap(session_middleware(&state, key.clone()))
+                    .wrap(from_fn(session_store_errors))
+                    .route("/", web::get().to(pages::home::home))
+                    .route("/register", web::get().to(pages::register::register_form))
+                    .route("/register", web::post().to(pages::register::register))
+                    .route("/login", web::get().to(pages::login::login_form))
+                    .route("/login", web::post().to(pages::login::login))
+                    .route("/logout", web::get().to(pages::logout::logout_form))
+                    .route("/logout", web::post().to(pages::logout::logout))
+                    .route("/account", web::get().to(pages::account::account))
+                    .route(
+                        "/account/sessions/revoke-others",
+                        web::post().to(pages::account::revoke_others),
+                    )
+                    .route(
+                        "/account/sessions/{id}/revoke",
+                        web::post().to(pages::account::revoke_one),
+                    )
+                    .route(
+                        "/account/password",
+                        web::post().to(pages::account::change_password),
+                    )
+                    .route("/refresh", web::get().to(pages::refresh::refresh))
+                    .default_service(web::to(not_found)),
+            )
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+// Keep the trait in scope for the store's methods.
+#[allow(dead_code)]
+fn _assert_store<S: SessionStore>() {}
+#[allow(dead_code)]
+fn _pool_is_send(_: PgPool) {}
