@@ -1,0 +1,6 @@
+//! One integration-test binary (faster to link than many). Every test gets
+//! its own database and its own server on a random port.
+
+mod helpers;
+mod pages;
+mod session_store;
