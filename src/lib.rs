@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod maintenance;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -3,16 +3,16 @@
 //! and every test call `Application::build`.
 
 use crate::auth::crypto;
+use crate::auth::keys::{self, Keys};
 use crate::auth::password;
 use crate::auth::session_store::PgSessionStore;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{self, PgPool};
+use crate::db;
 use crate::error::{html_error, log_chain, AppError};
-use crate::routes::{assets, health, pages};
+use crate::routes::{api, assets, health, pages};
 use crate::state::AppState;
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::SessionStore;
 use actix_session::SessionMiddleware;
 use actix_web::body::MessageBody;
 use actix_web::cookie::{Key, SameSite};
@@ -65,6 +65,15 @@ impl Application {
                 .await?
             }
         };
+        let refresh_key = db::secrets::get_or_create(
+            &mut conn,
+            "refresh_mac_key",
+            &crypto::random_bytes::<32>()?,
+            now,
+        )
+        .await?;
+        let retention = keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
+        let keys = Keys::load(&mut conn, now, retention).await?;
         drop(conn);
         let cookie_key = Key::try_from(cookie_key.as_slice())
             .map_err(|e| anyhow::anyhow!("session cookie key: {e}"))?;
@@ -80,8 +89,11 @@ impl Application {
             pool,
             clock,
             csrf_key,
+            refresh_key,
+            keys,
         });
         let server = run(listener, state.clone(), cookie_key, workers)?;
+        spawn_background_tasks(state.clone());
         Ok(Application {
             port,
             server,
@@ -181,6 +193,48 @@ async fn session_store_errors(
     })
 }
 
+/// Key reloads (rotations made elsewhere) and the periodic purge.
+fn spawn_background_tasks(state: web::Data<AppState>) {
+    let keys_state = state.clone();
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let now = keys_state.clock.now();
+            match db::conn(&keys_state.pool).await {
+                Ok(mut conn) => {
+                    if let Err(e) = keys_state.keys.reload(&mut conn, now).await {
+                        tracing::warn!(error = %e, "reloading signing keys failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading signing keys: database unavailable")
+                }
+            }
+        }
+    });
+    let every = state.settings.purge_interval;
+    if every <= time::Duration::ZERO {
+        return;
+    }
+    actix_web::rt::spawn(async move {
+        let period = std::time::Duration::from_secs(every.whole_seconds().max(1) as u64);
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            let now = state.clock.now();
+            match db::conn(&state.pool).await {
+                Ok(mut conn) => match crate::maintenance::purge(&mut conn, now).await {
+                    Ok(p) => tracing::debug!(?p, "purged expired rows"),
+                    Err(e) => tracing::warn!(error = %e, "purge failed"),
+                },
+                Err(e) => tracing::warn!(error = %e, "purge: database unavailable"),
+            }
+        }
+    });
+}
+
 fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add(("Content-Security-Policy", CSP))
@@ -224,6 +278,21 @@ fn run(
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))
             .route("/static/{path:.*}", web::get().to(assets::asset))
+            .route("/.well-known/jwks.json", web::get().to(api::jwks::jwks))
+            .service(
+                web::scope("/api/v1")
+                    .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
+                    .route("/auth/token", web::post().to(api::token::token))
+                    .route("/auth/revoke", web::post().to(api::revoke::revoke))
+                    .route("/auth/logout", web::post().to(api::revoke::logout))
+                    .route("/me", web::get().to(api::me::me))
+                    .route("/ping", web::get().to(api::me::ping))
+                    .route("/notes", web::get().to(api::notes::list))
+                    .route("/notes", web::post().to(api::notes::create))
+                    .route("/notes/{id}", web::get().to(api::notes::get))
+                    .route("/notes/{id}", web::delete().to(api::notes::delete))
+                    .default_service(web::to(api::not_found)),
+            )
             .service(
                 web::scope("")
                     .wrap(DefaultHeaders::new().add(("Cache-Control", "no-store")))
@@ -250,6 +319,7 @@ fn run(
                         web::post().to(pages::account::change_password),
                     )
                     .route("/refresh", web::get().to(pages::refresh::refresh))
+                    .route("/auth/token", web::post().to(api::token::session_token))
                     .default_service(web::to(not_found)),
             )
     })
@@ -258,9 +328,3 @@ fn run(
     .run();
     Ok(server)
 }
-
-// Keep the trait in scope for the store's methods.
-#[allow(dead_code)]
-fn _assert_store<S: SessionStore>() {}
-#[allow(dead_code)]
-fn _pool_is_send(_: PgPool) {}

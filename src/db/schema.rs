@@ -87,9 +87,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Uuid,
+        session_id -> Uuid,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        spent_at -> Nullable<Timestamptz>,
+        successor_nonce -> Nullable<Bytea>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(notes -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
+    refresh_tokens,
     users,
     sessions,
     session_state,

@@ -4,12 +4,12 @@
 use super::{next_from_query, render, safe_next, see_other};
 use crate::auth::client::ClientInfo;
 use crate::auth::extractors::{CurrentUser, MaybeUser};
+use crate::auth::login::{authenticate, AuthOutcome};
 use crate::auth::sessions::{self, Kind, Target};
 use crate::auth::typed_session::TypedSession;
-use crate::auth::{crypto, csrf, password, throttle};
+use crate::auth::{crypto, csrf};
 use crate::db;
-use crate::db::events::{self, NewEvent};
-use crate::db::users::{self, User};
+use crate::db::users::User;
 use crate::error::AppError;
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
@@ -117,65 +117,6 @@ pub async fn login(
 pub fn throttled_message(secs: u64) -> String {
     let minutes = secs.div_ceil(60);
     format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).")
-}
-
-pub enum AuthOutcome {
-    Ok(User),
-    Failed,
-    Throttled(u64),
-}
-
-/// Checks email + password the one way every entry point does: throttle first
-/// (before any hashing), then argon2 off the workers with a dummy hash for
-/// unknown emails; failures are counted and recorded.
-pub async fn authenticate(
-    state: &AppState,
-    email: &str,
-    password: String,
-    client: &ClientInfo,
-) -> Result<AuthOutcome, AppError> {
-    let email = email.trim().to_lowercase();
-    let now = state.clock.now();
-    let user = {
-        let mut conn = db::conn(&state.pool).await?;
-        if let Err(secs) = throttle::check(
-            &mut conn,
-            state.settings.login_max_failures,
-            &email,
-            &client.ip,
-            now,
-        )
-        .await?
-        {
-            return Ok(AuthOutcome::Throttled(secs));
-        }
-        users::find_by_email(&mut conn, &email).await?
-    };
-    // The connection goes back to the pool while argon2 runs.
-    let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
-    let mut conn = db::conn(&state.pool).await?;
-    match user {
-        Some(user) if ok => {
-            throttle::clear(&mut conn, &email).await?;
-            Ok(AuthOutcome::Ok(user))
-        }
-        user => {
-            throttle::record_failure(&mut conn, &email, &client.ip, now).await?;
-            events::record(
-                &mut conn,
-                NewEvent {
-                    kind: "login_failed",
-                    user_id: user.map(|u| u.id),
-                    session_id: None,
-                    ip: &client.ip,
-                    detail: "",
-                    created_at: now,
-                },
-            )
-            .await?;
-            Ok(AuthOutcome::Failed)
-        }
-    }
 }
 
 /// Creates a web session for `user` under a renewed cookie key. A live

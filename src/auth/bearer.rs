@@ -1,0 +1,130 @@
+//! The API's extractor: `Bearer`. A handler that takes `Bearer` only runs
+//! for a verified, unrevoked access token; it then states its scope:
+//!
+//! ```ignore
+//! async fn list(auth: Bearer) -> Result<HttpResponse, ApiError> {
+//!     auth.require(scopes::NOTES_READ)?;
+//!     ...
+//! }
+//! ```
+//!
+//! Errors follow RFC 6750 §3. The session cookie and `?access_token=` are
+//! never looked at.
+
+use super::revocation;
+use super::scopes;
+use super::tokens::{self, AccessClaims, VerifyError, MAX_TOKEN_LEN};
+use crate::db;
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, FromRequest, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct Bearer {
+    pub claims: AccessClaims,
+}
+
+impl Bearer {
+    pub fn user_id(&self) -> Uuid {
+        self.claims.sub
+    }
+
+    pub fn session_id(&self) -> Uuid {
+        self.claims.sid
+    }
+
+    /// 403 `insufficient_scope` unless the token carries `scope`.
+    pub fn require(&self, scope: &'static str) -> Result<(), ApiError> {
+        if scopes::contains(&self.claims.scope, scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(scope))
+        }
+    }
+}
+
+/// The token from `Authorization: Bearer <token>`, or the RFC 6750 error.
+pub fn token_from_header(req: &HttpRequest) -> Result<&str, ApiError> {
+    let mut values = req.headers().get_all(AUTHORIZATION);
+    let Some(value) = values.next() else {
+        return Err(ApiError::NoToken);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::BadHeader("more than one Authorization header"));
+    }
+    if value.len() > MAX_TOKEN_LEN + 16 {
+        return Err(ApiError::BadHeader("Authorization header too long"));
+    }
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::BadHeader("malformed Authorization header"))?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        // Another scheme: as if no credentials were sent.
+        return Err(ApiError::NoToken);
+    }
+    let token = rest.trim_matches(' ');
+    if token.is_empty() {
+        return Err(ApiError::BadHeader("empty bearer token"));
+    }
+    if token.contains(' ') {
+        return Err(ApiError::BadHeader("more than one bearer token"));
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(ApiError::BadHeader("bearer token too long"));
+    }
+    if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(ApiError::BadHeader("malformed bearer token"));
+    }
+    Ok(token)
+}
+
+/// Verifies `token` fully: signature, claims, then revocation.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
+    let now = state.clock.unix();
+    let mut result = tokens::verify(&state.keys.current(), &state.settings, now, token);
+    if result.as_ref().err() == Some(&VerifyError::UnknownKey)
+        && state
+            .keys
+            .may_reload(state.clock.now(), time::Duration::seconds(10))
+    {
+        // Perhaps another instance rotated keys: look again, rate-limited.
+        let mut conn = db::conn(&state.pool).await?;
+        state.keys.reload(&mut conn, state.clock.now()).await?;
+        result = tokens::verify(&state.keys.current(), &state.settings, now, token);
+    }
+    let claims = match result {
+        Ok(c) => c,
+        Err(VerifyError::Expired) => return Err(ApiError::InvalidToken("access token expired")),
+        Err(_) => return Err(ApiError::InvalidToken("invalid access token")),
+    };
+    if revocation::is_revoked(state, claims.sid).await? {
+        return Err(ApiError::InvalidToken("access token revoked"));
+    }
+    Ok(claims)
+}
+
+impl FromRequest for Bearer {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
+            let token = token_from_header(&req)?;
+            let claims = authenticate(state, token).await?;
+            Ok(Bearer { claims })
+        })
+    }
+}

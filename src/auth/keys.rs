@@ -1,0 +1,164 @@
+//! Ed25519 signing keys: generated on first start and kept in Postgres so
+//! every instance signs and verifies with the same set; rotated by
+//! `hybrid-auth keys rotate`. Retired keys keep verifying (and stay in the
+//! JWKS) until every token they signed has expired.
+
+use super::crypto;
+use crate::db::signing_keys::{self, SigningKeyRow};
+use diesel_async::AsyncPgConnection;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use time::{Duration, OffsetDateTime};
+
+/// PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410); the 32-byte seed follows.
+const PKCS8_ED25519_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// A snapshot of the usable keys.
+pub struct KeyRing {
+    pub active_kid: String,
+    active: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+    jwks: serde_json::Value,
+}
+
+impl KeyRing {
+    fn from_rows(rows: &[SigningKeyRow]) -> anyhow::Result<Self> {
+        let active_row = rows
+            .iter()
+            .find(|r| r.state == "active")
+            .ok_or_else(|| anyhow::anyhow!("no active signing key"))?;
+        let mut der = PKCS8_ED25519_PREFIX.to_vec();
+        der.extend_from_slice(&active_row.private_key);
+        let mut verifying = HashMap::new();
+        let mut jwks = Vec::new();
+        for row in rows {
+            verifying.insert(row.kid.clone(), DecodingKey::from_ed_der(&row.public_key));
+            jwks.push(serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": crypto::b64(&row.public_key),
+                "kid": row.kid,
+                "use": "sig",
+                "alg": "EdDSA",
+            }));
+        }
+        Ok(KeyRing {
+            active_kid: active_row.kid.clone(),
+            active: EncodingKey::from_ed_der(&der),
+            verifying,
+            jwks: serde_json::json!({ "keys": jwks }),
+        })
+    }
+
+    pub fn encoding_key(&self) -> &EncodingKey {
+        &self.active
+    }
+
+    pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
+        self.verifying.get(kid)
+    }
+
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+}
+
+/// A fresh key row (not yet stored).
+pub fn generate(now: OffsetDateTime) -> anyhow::Result<SigningKeyRow> {
+    let seed = crypto::random_bytes::<32>()?;
+    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let public = signing.verifying_key().to_bytes();
+    Ok(SigningKeyRow {
+        kid: crypto::b64(&crypto::random_bytes::<12>()?),
+        private_key: seed.to_vec(),
+        public_key: public.to_vec(),
+        state: "active".into(),
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// How long a retired key stays usable: its last tokens' lifetime plus the
+/// leeway, plus a margin for instances that have not reloaded yet.
+pub fn retention(access_ttl: Duration, leeway: Duration) -> Duration {
+    access_ttl + leeway + Duration::minutes(5)
+}
+
+/// The shared, reloadable key ring.
+#[derive(Clone)]
+pub struct Keys {
+    ring: Arc<RwLock<Arc<KeyRing>>>,
+    last_reload: Arc<RwLock<OffsetDateTime>>,
+    retention: Duration,
+}
+
+impl Keys {
+    /// Loads the keys, creating the first one if there is none.
+    pub async fn load(
+        conn: &mut AsyncPgConnection,
+        now: OffsetDateTime,
+        retention: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut rows = signing_keys::usable(conn, now - retention).await?;
+        if !rows.iter().any(|r| r.state == "active") {
+            signing_keys::insert_if_none_active(conn, &generate(now)?).await?;
+            rows = signing_keys::usable(conn, now - retention).await?;
+        }
+        let ring = KeyRing::from_rows(&rows)?;
+        Ok(Keys {
+            ring: Arc::new(RwLock::new(Arc::new(ring))),
+            last_reload: Arc::new(RwLock::new(now)),
+            retention,
+        })
+    }
+
+    pub fn current(&self) -> Arc<KeyRing> {
+        match self.ring.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the keys (after a rotation elsewhere, or periodically).
+    pub async fn reload(
+        &self,
+        conn: &mut AsyncPgConnection,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<()> {
+        let rows = signing_keys::usable(conn, now - self.retention).await?;
+        let ring = Arc::new(KeyRing::from_rows(&rows)?);
+        match self.ring.write() {
+            Ok(mut g) => *g = ring,
+            Err(poisoned) => *poisoned.into_inner() = ring,
+        }
+        if let Ok(mut t) = self.last_reload.write() {
+            *t = now;
+        }
+        Ok(())
+    }
+
+    /// True when the last reload is older than `min_gap` (so an unknown `kid`
+    /// can trigger a reload without letting garbage tokens hammer the DB).
+    pub fn may_reload(&self, now: OffsetDateTime, min_gap: Duration) -> bool {
+        self.last_reload
+            .read()
+            .map(|t| now - *t >= min_gap)
+            .unwrap_or(true)
+    }
+}
+
+/// Makes a new active key and retires the current one; drops keys that can no
+/// longer verify anything. Returns the new kid.
+pub async fn rotate(
+    conn: &mut AsyncPgConnection,
+    now: OffsetDateTime,
+    retention: Duration,
+) -> anyhow::Result<String> {
+    let row = generate(now)?;
+    signing_keys::rotate_in(conn, &row, now).await?;
+    signing_keys::delete_retired_before(conn, now - retention).await?;
+    Ok(row.kid)
+}

@@ -1,0 +1,151 @@
+//! Access tokens (RFC 9068 profile): minting and the ONE verification path.
+//!
+//! Verification pins the algorithm (EdDSA) on the server side, requires a
+//! known `kid`, ignores any key material in the header (`jwk`, `jku`, `x5u`,
+//! `x5c` are never read), checks `typ`, `iss`, `aud`, and applies
+//! CLOCK_SKEW_LEEWAY to `exp`/`nbf`/`iat` against the injected clock.
+//! Revocation is checked afterwards by the bearer extractor.
+
+use super::keys::KeyRing;
+use crate::config::Settings;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+pub const TYP: &str = "at+jwt";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: Audience,
+    pub sub: Uuid,
+    pub sid: Uuid,
+    pub jti: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub scope: String,
+}
+
+/// `aud` may be a string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains(&self, wanted: &str) -> bool {
+        match self {
+            Audience::One(a) => a == wanted,
+            Audience::Many(v) => v.iter().any(|a| a == wanted),
+        }
+    }
+}
+
+pub struct Minted {
+    pub token: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Signs an access token for session `sid` of user `sub`. `exp` is
+/// now + ACCESS_TOKEN_TTL, but never past `session_absolute_expiry`.
+pub fn mint(
+    ring: &KeyRing,
+    settings: &Settings,
+    now: i64,
+    sub: Uuid,
+    sid: Uuid,
+    scope: &str,
+    session_absolute_expiry: i64,
+) -> anyhow::Result<Minted> {
+    let exp = (now + settings.access_token_ttl.whole_seconds()).min(session_absolute_expiry);
+    let claims = AccessClaims {
+        iss: settings.public_url.clone(),
+        aud: Audience::One(settings.jwt_audience.clone()),
+        sub,
+        sid,
+        jti: Uuid::new_v4().to_string(),
+        iat: now,
+        nbf: now,
+        exp,
+        scope: scope.to_owned(),
+    };
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.typ = Some(TYP.to_owned());
+    header.kid = Some(ring.active_kid.clone());
+    let token = jsonwebtoken::encode(&header, &claims, ring.encoding_key())?;
+    Ok(Minted {
+        token,
+        iat: now,
+        exp,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyError {
+    /// Past `exp` (beyond the leeway).
+    Expired,
+    /// The `kid` is not one we know (the caller may reload keys and retry).
+    UnknownKey,
+    /// Anything else: bad signature, algorithm, type, claims, encoding.
+    Invalid,
+}
+
+/// True if `token` only uses the characters of a compact JWS and has the
+/// right shape; checked before any decoding.
+pub fn well_formed(token: &str) -> bool {
+    token.len() <= MAX_TOKEN_LEN
+        && token.matches('.').count() == 2
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Verifies signature and claims. `now` is unix seconds from the app clock.
+pub fn verify(
+    ring: &KeyRing,
+    settings: &Settings,
+    now: i64,
+    token: &str,
+) -> Result<AccessClaims, VerifyError> {
+    if !well_formed(token) {
+        return Err(VerifyError::Invalid);
+    }
+    let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Invalid)?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(VerifyError::Invalid);
+    }
+    match header.typ.as_deref() {
+        Some(t) if t.eq_ignore_ascii_case(TYP) || t.eq_ignore_ascii_case("application/at+jwt") => {}
+        _ => return Err(VerifyError::Invalid),
+    }
+    let kid = header.kid.as_deref().ok_or(VerifyError::Invalid)?;
+    let key = ring.decoding_key(kid).ok_or(VerifyError::UnknownKey)?;
+
+    // The signature only: claim checks below use our clock and leeway.
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data = jsonwebtoken::decode::<AccessClaims>(token, key, &validation)
+        .map_err(|_| VerifyError::Invalid)?;
+    let claims = data.claims;
+
+    let leeway = settings.clock_skew_leeway.whole_seconds();
+    if claims.iss != settings.public_url || !claims.aud.contains(&settings.jwt_audience) {
+        return Err(VerifyError::Invalid);
+    }
+    if claims.nbf > now + leeway || claims.iat > now + leeway || claims.exp <= claims.iat {
+        return Err(VerifyError::Invalid);
+    }
+    if claims.exp + leeway <= now {
+        return Err(VerifyError::Expired);
+    }
+    Ok(claims)
+}

@@ -1,0 +1,32 @@
+//! `GET /api/v1/me` (scope `profile:read`) and `GET /api/v1/ping` (any scope,
+//! answered from the verified token alone).
+
+use crate::auth::bearer::Bearer;
+use crate::auth::scopes;
+use crate::db::{self, users};
+use crate::error::ApiError;
+use crate::state::AppState;
+use actix_web::{web, HttpResponse};
+
+pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse, ApiError> {
+    auth.require(scopes::PROFILE_READ)?;
+    let mut conn = db::conn(&state.pool).await?;
+    let user = users::find(&mut conn, auth.user_id())
+        .await?
+        .ok_or(ApiError::InvalidToken("access token revoked"))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "id": user.id,
+        "email": user.email,
+        "session_id": auth.session_id(),
+        "scope": auth.claims.scope,
+    })))
+}
+
+pub async fn ping(auth: Bearer) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({
+        "sub": auth.claims.sub,
+        "sid": auth.claims.sid,
+        "scope": auth.claims.scope,
+        "exp": auth.claims.exp,
+    }))
+}
