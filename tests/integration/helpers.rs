@@ -509,3 +509,84 @@ impl DbProxy {
         self.cut.store(false, Ordering::SeqCst);
     }
 }
+
+impl TestApp {
+    /// Registers a user through the web form, then forgets the browser.
+    pub async fn api_user(&self) -> String {
+        let email = self.signed_in_user().await;
+        self.clear_cookies();
+        email
+    }
+
+    /// The password grant.
+    pub async fn password_grant(
+        &self,
+        email: &str,
+        password: &str,
+        scope: Option<&str>,
+    ) -> Response {
+        let mut fields = vec![
+            ("grant_type", "password"),
+            ("username", email),
+            ("password", password),
+        ];
+        if let Some(s) = scope {
+            fields.push(("scope", s));
+        }
+        self.post("/api/v1/auth/token")
+            .no_cookies()
+            .form(&fields)
+            .send()
+            .await
+    }
+
+    /// A fresh API session: (access token, refresh token).
+    pub async fn api_tokens(&self) -> (String, String) {
+        let email = self.api_user().await;
+        let res = self.password_grant(&email, PASSWORD, None).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let json = res.json();
+        (
+            json["access_token"]
+                .as_str()
+                .expect("access_token")
+                .to_owned(),
+            json["refresh_token"]
+                .as_str()
+                .expect("refresh_token")
+                .to_owned(),
+        )
+    }
+
+    /// The refresh grant.
+    pub async fn refresh_grant(&self, refresh_token: &str, scope: Option<&str>) -> Response {
+        let mut fields = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(s) = scope {
+            fields.push(("scope", s));
+        }
+        self.post("/api/v1/auth/token")
+            .no_cookies()
+            .form(&fields)
+            .send()
+            .await
+    }
+
+    /// `GET path` with a bearer token and no cookies.
+    pub async fn api_get(&self, path: &str, token: &str) -> Response {
+        self.req(Method::GET, path)
+            .no_cookies()
+            .bearer(token)
+            .send()
+            .await
+    }
+}
+
+/// Decodes a JWT part without verifying anything (to inspect what we minted).
+pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
+    let part = token.split('.').nth(index).expect("jwt part");
+    let bytes = hybrid_auth::auth::crypto::b64_decode(part).expect("base64url");
+    serde_json::from_slice(&bytes).expect("json")
+}

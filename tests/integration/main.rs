@@ -4,3 +4,4 @@
 mod helpers;
 mod pages;
 mod session_store;
+mod tokens;
