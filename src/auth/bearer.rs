@@ -1,7 +1,7 @@
 //! The API's extractor: `Bearer`. A handler that takes `Bearer` only runs
 //! for a verified, unrevoked access token; it then states its scope:
 //!
-//! ```ignore
+//! ```text
 //! async fn list(auth: Bearer) -> Result<HttpResponse, ApiError> {
 //!     auth.require(scopes::NOTES_READ)?;
 //!     ...

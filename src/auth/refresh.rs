@@ -99,7 +99,7 @@ pub async fn issue_first(
 enum Outcome {
     Rotated {
         successor: String,
-        session: SessionRow,
+        session: Box<SessionRow>,
     },
     Refused(&'static str),
     /// A spent token replayed after the grace window: the session was revoked.
@@ -194,12 +194,18 @@ async fn rotate(
                     insert(conn, session.id, &successor, now).await?;
                     let idle_expires = (now + idle).min(session.absolute_expires_at);
                     crate::db::sessions::touch(conn, session.id, now, idle_expires).await?;
-                    Ok(Outcome::Rotated { successor, session })
+                    Ok(Outcome::Rotated {
+                        successor,
+                        session: Box::new(session),
+                    })
                 }
                 (Some(spent), Some(nonce)) if now - spent <= grace => {
                     // The same successor again: a lost response or a racing retry.
                     let successor = successor_token(&key, session.id, row.id, &nonce);
-                    Ok(Outcome::Rotated { successor, session })
+                    Ok(Outcome::Rotated {
+                        successor,
+                        session: Box::new(session),
+                    })
                 }
                 (Some(_), _) => {
                     sessions::revoke(

@@ -186,12 +186,10 @@ pub fn test_settings(database: &str) -> Settings {
 
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub clock: Clock,
     pub state: actix_web::web::Data<AppState>,
     pub client: awc::Client,
     pub jar: RefCell<BTreeMap<String, String>>,
-    pub database: String,
 }
 
 pub struct Response {
@@ -241,7 +239,6 @@ pub async fn spawn_app_on(settings: Settings, database: String) -> TestApp {
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
         clock,
         state,
         client: awc::Client::builder()
@@ -249,7 +246,6 @@ pub async fn spawn_app_on(settings: Settings, database: String) -> TestApp {
             .timeout(std::time::Duration::from_secs(30))
             .finish(),
         jar: RefCell::new(BTreeMap::new()),
-        database,
     }
 }
 
@@ -463,7 +459,6 @@ pub fn meta_csrf(html: &str) -> String {
 /// A TCP proxy in front of Postgres that a test can cut, to simulate the
 /// database going away mid-flight.
 pub struct DbProxy {
-    pub port: u16,
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
     conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
 }

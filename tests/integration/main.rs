@@ -3,5 +3,6 @@
 
 mod helpers;
 mod pages;
+mod refresh;
 mod session_store;
 mod tokens;
