@@ -226,10 +226,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database = fresh_database();
     let mut settings = test_settings(&database);
     configure(&mut settings);
-    spawn_app_on(settings, database).await
+    spawn_app_on(settings).await
 }
 
-pub async fn spawn_app_on(settings: Settings, database: String) -> TestApp {
+pub async fn spawn_app_on(settings: Settings) -> TestApp {
     let clock = Clock::system();
     let app = Application::build(settings, clock.clone())
         .await
@@ -459,6 +459,7 @@ pub fn meta_csrf(html: &str) -> String {
 /// A TCP proxy in front of Postgres that a test can cut, to simulate the
 /// database going away mid-flight.
 pub struct DbProxy {
+    pub port: u16,
     cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
     conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
 }

@@ -804,7 +804,7 @@ async fn database_outage_gives_503_never_anonymous_access() {
     let db = fresh_database();
     let mut settings = test_settings(&db);
     settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
-    let app = spawn_app_on(settings, db).await;
+    let app = spawn_app_on(settings).await;
     app.signed_in_user().await;
     assert_eq!(app.get("/account").await.status, StatusCode::OK);
 

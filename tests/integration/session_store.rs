@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 async fn store() -> (crate::helpers::TestApp, PgSessionStore) {
     let db = fresh_database();
-    let app = spawn_app_on(test_settings(&db), db).await;
+    let app = spawn_app_on(test_settings(&db)).await;
     let store = PgSessionStore::new(app.state.pool.clone(), app.clock.clone());
     (app, store)
 }

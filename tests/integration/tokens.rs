@@ -643,9 +643,9 @@ async fn time_claims_honour_the_leeway() {
         StatusCode::OK,
         "a verifier whose clock is behind"
     );
-    assert_invalid(&app, &at(now, now + 120, now + 900), "nbf in the future").await;
-    assert_invalid(&app, &at(now + 120, now, now + 900), "iat in the future").await;
-    assert_invalid(&app, &at(now, now, now - 1), "exp before iat").await;
+    assert_invalid(app, &at(now, now + 120, now + 900), "nbf in the future").await;
+    assert_invalid(app, &at(now + 120, now, now + 900), "iat in the future").await;
+    assert_invalid(app, &at(now, now, now - 1), "exp before iat").await;
 }
 
 #[actix_web::test]
@@ -1015,7 +1015,7 @@ async fn api_answers_503_when_the_database_is_down() {
     let db = fresh_database();
     let mut settings = test_settings(&db);
     settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
-    let app = spawn_app_on(settings, db).await;
+    let app = spawn_app_on(settings).await;
     let (access, refresh) = app.api_tokens().await;
     proxy.cut();
     let res = app.api_get("/api/v1/ping", &access).await;
