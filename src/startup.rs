@@ -5,6 +5,7 @@
 use crate::auth::crypto;
 use crate::auth::keys::{self, Keys};
 use crate::auth::password;
+use crate::auth::revocation::RevocationView;
 use crate::auth::session_store::PgSessionStore;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -75,6 +76,13 @@ impl Application {
         let retention = keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
         let keys = Keys::load(&mut conn, now, retention).await?;
         drop(conn);
+        // The revocation view is complete before the first request is served.
+        let window = settings.access_token_ttl + settings.clock_skew_leeway;
+        let revocations = RevocationView::new(window, clock.clone());
+        let listener_conn = revocations
+            .connect(&settings.database_url)
+            .await
+            .map_err(|e| unreachable_db(&settings, e))?;
         let cookie_key = Key::try_from(cookie_key.as_slice())
             .map_err(|e| anyhow::anyhow!("session cookie key: {e}"))?;
         password::init();
@@ -91,7 +99,11 @@ impl Application {
             csrf_key,
             refresh_key,
             keys,
+            revocations: revocations.clone(),
         });
+        actix_web::rt::spawn(
+            revocations.run(state.settings.database_url.clone(), Some(listener_conn)),
+        );
         let server = run(listener, state.clone(), cookie_key, workers)?;
         spawn_background_tasks(state.clone());
         Ok(Application {

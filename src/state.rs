@@ -1,6 +1,7 @@
 //! Shared application state, handed to handlers as `web::Data<AppState>`.
 
 use crate::auth::keys::Keys;
+use crate::auth::revocation::RevocationView;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::PgPool;
@@ -15,4 +16,22 @@ pub struct AppState {
     pub refresh_key: Vec<u8>,
     /// Signing and verification keys (reloadable).
     pub keys: Keys,
+    /// Recently revoked sessions, kept current by LISTEN/NOTIFY.
+    pub revocations: RevocationView,
+}
+
+impl AppState {
+    /// Revokes sessions (the one database path, `auth::sessions::revoke`) and
+    /// notes them in this instance's revocation view right away.
+    pub async fn revoke(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+        target: crate::auth::sessions::Target,
+        reason: &'static str,
+        ip: &str,
+    ) -> diesel::QueryResult<Vec<uuid::Uuid>> {
+        let ids = crate::auth::sessions::revoke(conn, target, reason, self.clock.now(), ip).await?;
+        self.revocations.note(&ids);
+        Ok(ids)
+    }
 }

@@ -11,7 +11,6 @@
 //! Errors follow RFC 6750 §3. The session cookie and `?access_token=` are
 //! never looked at.
 
-use super::revocation;
 use super::scopes;
 use super::tokens::{self, AccessClaims, VerifyError, MAX_TOKEN_LEN};
 use crate::db;
@@ -106,7 +105,11 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims,
         Err(VerifyError::Expired) => return Err(ApiError::InvalidToken("access token expired")),
         Err(_) => return Err(ApiError::InvalidToken("invalid access token")),
     };
-    if revocation::is_revoked(state, claims.sid).await? {
+    if state
+        .revocations
+        .is_revoked(&state.pool, claims.sid)
+        .await?
+    {
         return Err(ApiError::InvalidToken("access token revoked"));
     }
     Ok(claims)

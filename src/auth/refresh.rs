@@ -103,7 +103,7 @@ enum Outcome {
     },
     Refused(&'static str),
     /// A spent token replayed after the grace window: the session was revoked.
-    Reused,
+    Reused(Uuid),
 }
 
 /// `grant_type=refresh_token`.
@@ -122,7 +122,7 @@ pub async fn refresh_grant(
     let (successor, session) = match outcome {
         Outcome::Rotated { successor, session } => (successor, session),
         Outcome::Refused(why) => return Err(ApiError::invalid_grant(why)),
-        Outcome::Reused => {
+        Outcome::Reused(_) => {
             return Err(ApiError::invalid_grant(
                 "refresh token reused; the session has been revoked",
             ))
@@ -228,13 +228,14 @@ async fn rotate(
                         },
                     )
                     .await?;
-                    Ok(Outcome::Reused)
+                    Ok(Outcome::Reused(session.id))
                 }
             }
         })
         .await?;
-    if matches!(outcome, Outcome::Reused) {
-        tracing::warn!("refresh token reuse detected; session revoked");
+    if let Outcome::Reused(sid) = &outcome {
+        state.revocations.note(&[*sid]);
+        tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
     }
     Ok(outcome)
 }

@@ -1,26 +1,197 @@
-//! Is the session behind an access token revoked?
+//! The in-process revocation view (DESIGN.md §1).
 //!
-//! Today this asks Postgres (one primary-key lookup). It is the single place
-//! the bearer extractor consults, so an in-process view kept current by
-//! LISTEN/NOTIFY (DESIGN.md §1) can replace it without touching callers.
+//! Access tokens are verified locally; the only question left is "was this
+//! session revoked?". Each instance keeps the set of session ids revoked
+//! within the last ACCESS_TOKEN_TTL + CLOCK_SKEW_LEEWAY (older revocations
+//! need no entry: every token of theirs has expired). The set is loaded at
+//! start-up and kept current by Postgres `LISTEN session_revoked`: every
+//! revocation (`auth::sessions::revoke`) sends a NOTIFY in its transaction,
+//! so all instances learn of it when it commits.
+//!
+//! If the listener connection is lost, the view is marked stale and every
+//! check goes to the database until the listener has re-listened and
+//! reloaded. A database failure then is an error (503), never a "not revoked".
 
+use super::sessions::REVOKED_CHANNEL;
+use crate::clock::Clock;
 use crate::db::schema::sessions;
-use crate::db::{self, DbError};
-use crate::state::AppState;
+use crate::db::{self, DbError, PgPool};
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
-use time::OffsetDateTime;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration as StdDuration;
+use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-/// `Ok(true)` when the session is revoked or gone. A database failure is an
-/// error (the caller answers 503): this never fails open.
-pub async fn is_revoked(state: &AppState, sid: Uuid) -> Result<bool, DbError> {
-    let mut conn = db::conn(&state.pool).await?;
-    let row: Option<Option<OffsetDateTime>> = sessions::table
-        .find(sid)
-        .select(sessions::revoked_at)
-        .first(&mut conn)
+/// `application_name` of the listener's connection (visible in pg_stat_activity).
+pub const LISTENER_APP_NAME: &str = "hybrid-auth-revocation-listener";
+const HEARTBEAT: StdDuration = StdDuration::from_secs(5);
+const RECONNECT_BACKOFF: StdDuration = StdDuration::from_millis(500);
+
+#[derive(Clone)]
+pub struct RevocationView {
+    revoked: Arc<RwLock<HashMap<Uuid, OffsetDateTime>>>,
+    fresh: Arc<AtomicBool>,
+    db_checks: Arc<AtomicU64>,
+    window: Duration,
+    clock: Clock,
+}
+
+impl RevocationView {
+    pub fn new(window: Duration, clock: Clock) -> Self {
+        RevocationView {
+            revoked: Arc::default(),
+            fresh: Arc::new(AtomicBool::new(false)),
+            db_checks: Arc::new(AtomicU64::new(0)),
+            window,
+            clock,
+        }
+    }
+
+    /// True while the listener is connected and the set is complete.
+    pub fn is_fresh(&self) -> bool {
+        AtomicBool::load(&self.fresh, Ordering::SeqCst)
+    }
+
+    /// How many checks had to ask the database (fallback mode).
+    pub fn db_checks(&self) -> u64 {
+        AtomicU64::load(&self.db_checks, Ordering::Relaxed)
+    }
+
+    /// `Ok(true)` when the session is revoked (or gone). Answered from memory
+    /// while the view is fresh; from the database otherwise.
+    pub async fn is_revoked(&self, pool: &PgPool, sid: Uuid) -> Result<bool, DbError> {
+        if self.is_fresh() {
+            let revoked = match self.revoked.read() {
+                Ok(set) => set.contains_key(&sid),
+                Err(poisoned) => poisoned.into_inner().contains_key(&sid),
+            };
+            // Re-check freshness: a listener that died mid-read must not vouch.
+            if self.is_fresh() {
+                return Ok(revoked);
+            }
+        }
+        self.db_checks.fetch_add(1, Ordering::Relaxed);
+        let mut conn = db::conn(pool).await?;
+        let row: Option<Option<OffsetDateTime>> = sessions::table
+            .find(sid)
+            .select(sessions::revoked_at)
+            .first(&mut conn)
+            .await
+            .optional()?;
+        Ok(!matches!(row, Some(None)))
+    }
+
+    /// Records revocations made by this instance at once (the NOTIFY will
+    /// say the same a moment later), so a logout is effective immediately here.
+    pub fn note(&self, ids: &[Uuid]) {
+        let now = self.clock.now();
+        for id in ids {
+            self.insert(*id, now);
+        }
+    }
+
+    fn insert(&self, sid: Uuid, at: OffsetDateTime) {
+        let cutoff = self.clock.now() - self.window;
+        let mut set = match self.revoked.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        set.insert(sid, at);
+        set.retain(|_, t| *t > cutoff);
+    }
+
+    fn replace(&self, entries: HashMap<Uuid, OffsetDateTime>) {
+        match self.revoked.write() {
+            Ok(mut g) => *g = entries,
+            Err(poisoned) => *poisoned.into_inner() = entries,
+        }
+    }
+
+    /// Connects, LISTENs, then loads the recent revocations (in that order, so
+    /// nothing committed in between is missed) and marks the view fresh.
+    pub async fn connect(&self, database_url: &str) -> anyhow::Result<AsyncPgConnection> {
+        let url = listener_url(database_url);
+        let mut conn = tokio::time::timeout(
+            StdDuration::from_secs(10),
+            AsyncPgConnection::establish(&url),
+        )
         .await
-        .optional()?;
-    Ok(!matches!(row, Some(None)))
+        .map_err(|_| anyhow::anyhow!("timed out connecting the revocation listener"))??;
+        diesel::sql_query(format!("LISTEN {REVOKED_CHANNEL}"))
+            .execute(&mut conn)
+            .await?;
+        let since = self.clock.now() - self.window;
+        let rows: Vec<(Uuid, Option<OffsetDateTime>)> = sessions::table
+            .filter(sessions::revoked_at.gt(since))
+            .select((sessions::id, sessions::revoked_at))
+            .load(&mut conn)
+            .await?;
+        self.replace(
+            rows.into_iter()
+                .filter_map(|(id, at)| Some((id, at?)))
+                .collect(),
+        );
+        self.fresh.store(true, Ordering::SeqCst);
+        Ok(conn)
+    }
+
+    /// Runs the listener forever: applies notifications, checks the connection
+    /// with a heartbeat, and on any failure goes stale and reconnects.
+    pub async fn run(self, database_url: String, first: Option<AsyncPgConnection>) {
+        let mut conn = first;
+        loop {
+            if let Some(c) = conn.take() {
+                if let Err(e) = self.listen(c).await {
+                    tracing::warn!(error = %e, "revocation listener lost; checking the database per request");
+                }
+            }
+            self.fresh.store(false, Ordering::SeqCst);
+            tokio::time::sleep(RECONNECT_BACKOFF).await;
+            match self.connect(&database_url).await {
+                Ok(c) => {
+                    tracing::info!("revocation listener connected");
+                    conn = Some(c);
+                }
+                Err(e) => tracing::debug!(error = %e, "revocation listener: reconnect failed"),
+            }
+        }
+    }
+
+    async fn listen(&self, mut conn: AsyncPgConnection) -> anyhow::Result<()> {
+        loop {
+            let next = {
+                let stream = conn.notifications_stream();
+                let mut stream = std::pin::pin!(stream);
+                tokio::time::timeout(HEARTBEAT, stream.next()).await
+            };
+            match next {
+                Ok(Some(Ok(n))) => match Uuid::parse_str(&n.payload) {
+                    Ok(sid) => self.insert(sid, self.clock.now()),
+                    Err(_) => tracing::warn!("ignoring malformed revocation notification"),
+                },
+                Ok(Some(Err(e))) => return Err(e.into()),
+                Ok(None) => return Err(anyhow::anyhow!("notification stream ended")),
+                Err(_) => {
+                    // Quiet for a while: make sure the connection is still alive.
+                    let ping = diesel::sql_query("SELECT 1").execute(&mut conn);
+                    tokio::time::timeout(StdDuration::from_secs(3), ping)
+                        .await
+                        .map_err(|_| anyhow::anyhow!("heartbeat timed out"))??;
+                    let cutoff = self.clock.now() - self.window;
+                    if let Ok(mut set) = self.revoked.write() {
+                        set.retain(|_, t| *t > cutoff);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn listener_url(database_url: &str) -> String {
+    let sep = if database_url.contains('?') { '&' } else { '?' };
+    format!("{database_url}{sep}application_name={LISTENER_APP_NAME}")
 }

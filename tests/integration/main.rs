@@ -4,5 +4,6 @@
 mod helpers;
 mod pages;
 mod refresh;
+mod revocation;
 mod session_store;
 mod tokens;

@@ -1018,6 +1018,14 @@ async fn api_answers_503_when_the_database_is_down() {
     let app = spawn_app_on(settings).await;
     let (access, refresh) = app.api_tokens().await;
     proxy.cut();
+    let start = std::time::Instant::now();
+    while app.state.revocations.is_fresh() {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "listener never noticed the outage"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let res = app.api_get("/api/v1/ping", &access).await;
     assert_eq!(
         res.status,

@@ -9,7 +9,7 @@ use super::body::{read_params, required};
 use crate::auth::bearer::Bearer;
 use crate::auth::client::ClientInfo;
 use crate::auth::refresh;
-use crate::auth::sessions::{self, Target};
+use crate::auth::sessions::Target;
 use crate::auth::tokens;
 use crate::db;
 use crate::error::ApiError;
@@ -38,14 +38,9 @@ pub async fn revoke(
         .map(|claims| claims.sid)
     };
     if let Some(sid) = session {
-        sessions::revoke(
-            &mut conn,
-            Target::One(sid),
-            "token_revoked",
-            state.clock.now(),
-            &client.ip,
-        )
-        .await?;
+        state
+            .revoke(&mut conn, Target::One(sid), "token_revoked", &client.ip)
+            .await?;
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -59,13 +54,13 @@ pub async fn logout(
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = db::conn(&state.pool).await?;
-    sessions::revoke(
-        &mut conn,
-        Target::One(auth.session_id()),
-        "logout",
-        state.clock.now(),
-        &client.ip,
-    )
-    .await?;
+    state
+        .revoke(
+            &mut conn,
+            Target::One(auth.session_id()),
+            "logout",
+            &client.ip,
+        )
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,7 +5,7 @@ use super::login::throttled_message;
 use super::{format_time, render, require_session_csrf, see_other};
 use crate::auth::client::ClientInfo;
 use crate::auth::extractors::CurrentUser;
-use crate::auth::sessions::{self, Target};
+use crate::auth::sessions::Target;
 use crate::auth::typed_session::TypedSession;
 use crate::auth::{password, throttle};
 use crate::db;
@@ -98,14 +98,9 @@ pub async fn revoke_one(
     let mut conn = db::conn(&state.pool).await?;
     match rows::find(&mut conn, id).await? {
         Some(s) if s.user_id == user.user.id => {
-            sessions::revoke(
-                &mut conn,
-                Target::One(id),
-                "revoked_by_user",
-                state.clock.now(),
-                &client.ip,
-            )
-            .await?;
+            state
+                .revoke(&mut conn, Target::One(id), "revoked_by_user", &client.ip)
+                .await?;
             if id == user.session.id {
                 session.purge();
             }
@@ -128,14 +123,9 @@ pub async fn revoke_others(
         user_id: user.user.id,
         keep: Some(user.session.id),
     };
-    sessions::revoke(
-        &mut conn,
-        target,
-        "other_sessions_logged_out",
-        state.clock.now(),
-        &client.ip,
-    )
-    .await?;
+    state
+        .revoke(&mut conn, target, "other_sessions_logged_out", &client.ip)
+        .await?;
     Ok(see_other("/account"))
 }
 
@@ -221,6 +211,8 @@ pub async fn change_password(
         user_id: user.user.id,
         keep: Some(user.session.id),
     };
-    sessions::revoke(&mut conn, target, "password_change", now, &client.ip).await?;
+    state
+        .revoke(&mut conn, target, "password_change", &client.ip)
+        .await?;
     Ok(see_other("/account"))
 }

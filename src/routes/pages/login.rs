@@ -130,14 +130,9 @@ pub async fn start_web_session(
     previous: Option<&CurrentUser>,
 ) -> Result<(), AppError> {
     if let Some(old) = previous {
-        sessions::revoke(
-            conn,
-            Target::One(old.session.id),
-            "superseded",
-            state.clock.now(),
-            &client.ip,
-        )
-        .await?;
+        state
+            .revoke(conn, Target::One(old.session.id), "superseded", &client.ip)
+            .await?;
     }
     let row = sessions::create(
         conn,

@@ -4,7 +4,7 @@
 use super::{page_csrf, render, require_session_csrf, see_other};
 use crate::auth::client::ClientInfo;
 use crate::auth::extractors::MaybeUser;
-use crate::auth::sessions::{self, Target};
+use crate::auth::sessions::Target;
 use crate::auth::typed_session::TypedSession;
 use crate::db;
 use crate::error::AppError;
@@ -57,14 +57,14 @@ pub async fn logout(
     };
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let mut conn = db::conn(&state.pool).await?;
-    sessions::revoke(
-        &mut conn,
-        Target::One(user.session.id),
-        "logout",
-        state.clock.now(),
-        &client.ip,
-    )
-    .await?;
+    state
+        .revoke(
+            &mut conn,
+            Target::One(user.session.id),
+            "logout",
+            &client.ip,
+        )
+        .await?;
     session.purge();
     Ok(see_other("/login"))
 }
