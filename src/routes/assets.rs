@@ -16,6 +16,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/js/auth-fetch.js"),
     ),
     (
+        "js/logout.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/js/logout.js"),
+    ),
+    (
         "js/refresh-demo.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/js/refresh-demo.js"),

@@ -30,6 +30,7 @@ const config = { tokenUrl: '/auth/token', loginUrl: '/login', csrfToken: null, s
 
 let accessToken = null;
 let expiresAt = null; // ms epoch, Date.now() + expires_in * 1000 taken when the response arrived
+let lifetimeMs = 0; // expires_in of the current token, in ms
 let inflight = null; // the one pending refresh promise shared by all callers
 let generation = 0; // bumped by clearToken() so a refresh started earlier cannot resurrect a token
 let leaving = false; // already navigating to the login page
@@ -116,6 +117,7 @@ async function requestToken(reason) {
   if (gen === generation) { // not cleared (logout, other tab) while the request was out
     accessToken = body.access_token;
     expiresAt = expiry;
+    lifetimeMs = body.expires_in * 1000;
   }
   emit('auth:token', { expiresAt: expiry, expiresIn: body.expires_in, scope: body.scope });
   return body.access_token;
@@ -123,7 +125,9 @@ async function requestToken(reason) {
 
 /** A usable token: the current one, or the result of the (shared) refresh. */
 function getToken(reasonIfRefresh) {
-  if (accessToken && expiresAt - Date.now() > config.skewMs) return Promise.resolve(accessToken);
+  // Renew skewMs before expiry, or at 80% of the lifetime for very short-lived tokens.
+  const skew = Math.min(config.skewMs, lifetimeMs / 5);
+  if (accessToken && expiresAt - Date.now() > skew) return Promise.resolve(accessToken);
   if (!inflight) {
     const reason = reasonIfRefresh ?? (accessToken ? 'expiring' : 'initial');
     inflight = requestToken(reason).finally(() => { inflight = null; });

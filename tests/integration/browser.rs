@@ -1,0 +1,155 @@
+//! The browser refresh flow in real headless Chromium: auth-fetch.js keeps
+//! API calls working across token expiry without a login prompt, shares one
+//! refresh among concurrent failures, and a logout elsewhere ends at /login.
+
+use crate::helpers::*;
+use crate::webdriver::Browser;
+use std::time::Duration;
+
+/// The app on a port the browser's Origin will match (PUBLIC_URL must equal
+/// the origin the pages are served from).
+async fn browser_app() -> TestApp {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    spawn_app_with(|s| {
+        s.bind_addr = format!("127.0.0.1:{port}");
+        s.public_url = format!("http://127.0.0.1:{port}");
+        s.access_token_ttl = time::Duration::seconds(5);
+        s.clock_skew_leeway = time::Duration::ZERO;
+    })
+    .await
+}
+
+async fn register_in_browser(app: &TestApp, browser: &Browser) -> String {
+    let email = format!("b-{}@example.com", uuid::Uuid::new_v4().simple());
+    browser.goto(&format!("{}/register", app.address)).await;
+    browser.type_into("#email", &email).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.type_into("#password_confirm", PASSWORD).await;
+    browser.click("form[action='/register'] button").await;
+    browser
+        .wait_for("the account page", Duration::from_secs(10), async |b| {
+            b.url().await.ends_with("/account")
+        })
+        .await;
+    email
+}
+
+#[actix_web::test]
+async fn api_calls_survive_token_expiry_and_a_logout_elsewhere_ends_at_login() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = browser_app().await;
+    register_in_browser(&app, &browser).await;
+
+    browser.goto(&format!("{}/refresh", app.address)).await;
+    browser
+        .wait_for("the first API call", Duration::from_secs(10), async |b| {
+            b.counter("apiOk").await >= 1
+        })
+        .await;
+    let refreshes = browser.counter("refreshes").await;
+    assert!(refreshes >= 1);
+
+    // The tokens expire: once for real (5 s lifetime, renewed ahead of time
+    // by the helper) and once behind the helper's back by moving the server
+    // clock, so the API answers 401 and the helper refreshes and retries.
+    app.clock.advance(time::Duration::minutes(16));
+    let ok_before = browser.counter("apiOk").await;
+    browser
+        .wait_for(
+            "calls to continue past expiry",
+            Duration::from_secs(20),
+            async |b| {
+                b.counter("apiOk").await >= ok_before + 3
+                    && b.counter("refreshes").await >= refreshes + 2
+            },
+        )
+        .await;
+    assert_eq!(browser.counter("apiFail").await, 0, "no call failed");
+    assert!(browser.url().await.ends_with("/refresh"), "no login prompt");
+    let log = browser
+        .eval("return document.getElementById('log').textContent;")
+        .await;
+    assert!(
+        log.as_str().unwrap_or_default().contains("retry-after-401"),
+        "the 401 path ran: {log}"
+    );
+    let expiry = browser
+        .eval("return document.getElementById('expiry').textContent;")
+        .await;
+    let expiry = expiry.as_str().unwrap_or_default();
+    assert!(
+        expiry.ends_with('s') || expiry == "expired",
+        "countdown shown: {expiry}"
+    );
+
+    // Log out in a second window; the first ends at the login page.
+    let first = browser.window().await;
+    let second = browser.new_window().await;
+    browser.switch_to(&second).await;
+    browser.goto(&format!("{}/logout", app.address)).await;
+    browser.click("form[action='/logout'] button").await;
+    browser
+        .wait_for(
+            "the second window at /login",
+            Duration::from_secs(10),
+            async |b| b.url().await.contains("/login"),
+        )
+        .await;
+    browser.switch_to(&first).await;
+    browser
+        .wait_for(
+            "the first window at /login",
+            Duration::from_secs(10),
+            async |b| b.url().await.contains("/login?next=%2Frefresh"),
+        )
+        .await;
+    browser.quit().await;
+}
+
+#[actix_web::test]
+async fn concurrent_failures_share_one_refresh() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = browser_app().await;
+    register_in_browser(&app, &browser).await;
+    browser.goto(&format!("{}/refresh", app.address)).await;
+    browser
+        .wait_for("the first API call", Duration::from_secs(10), async |b| {
+            b.counter("apiOk").await >= 1
+        })
+        .await;
+    // Stop the timer so only the burst talks to the server.
+    browser.click("#toggle-auto").await;
+    let expiry_ms = browser
+        .eval("return import('/static/js/auth-fetch.js').then(m => m.getTokenExpiry());")
+        .await;
+    assert!(expiry_ms.as_f64().is_some(), "a token is held: {expiry_ms}");
+
+    // Every token the page holds is now expired server-side while the page
+    // still thinks it is good: all five calls get 401 at once.
+    app.clock.advance(time::Duration::minutes(16));
+    let (ok, refreshes) = (
+        browser.counter("apiOk").await,
+        browser.counter("refreshes").await,
+    );
+    browser.click("#burst").await;
+    browser
+        .wait_for("the burst to finish", Duration::from_secs(15), async |b| {
+            b.counter("apiOk").await >= ok + 5
+        })
+        .await;
+    assert_eq!(
+        browser.counter("refreshes").await,
+        refreshes + 1,
+        "exactly one refresh for five failures"
+    );
+    assert_eq!(browser.counter("apiFail").await, 0);
+    browser.quit().await;
+}
