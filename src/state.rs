@@ -35,3 +35,23 @@ impl AppState {
         Ok(ids)
     }
 }
+
+impl AppState {
+    /// An access token for `session` with `scope` (already narrowed), signed
+    /// with the active key; `exp` never passes the session's absolute expiry.
+    pub fn mint_for_session(
+        &self,
+        session: &crate::db::sessions::SessionRow,
+        scope: &str,
+    ) -> anyhow::Result<crate::auth::tokens::Minted> {
+        crate::auth::tokens::mint(
+            &self.keys.current(),
+            &self.settings,
+            self.clock.unix(),
+            session.user_id,
+            session.id,
+            scope,
+            session.absolute_expires_at.unix_timestamp(),
+        )
+    }
+}

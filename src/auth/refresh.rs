@@ -14,7 +14,6 @@ use super::client::ClientInfo;
 use super::crypto;
 use super::scopes;
 use super::sessions::{self, Target};
-use super::tokens;
 use crate::db::events::{self, NewEvent};
 use crate::db::schema::{refresh_tokens, sessions as sessions_table};
 use crate::db::sessions::SessionRow;
@@ -131,15 +130,7 @@ pub async fn refresh_grant(
     // `scope` narrows this access token only; the family keeps its grant.
     let scope = scopes::narrow(params.get("scope").map(String::as_str), &session.scope)
         .map_err(scope_error)?;
-    let minted = tokens::mint(
-        &state.keys.current(),
-        &state.settings,
-        state.clock.unix(),
-        session.user_id,
-        session.id,
-        &scope,
-        session.absolute_expires_at.unix_timestamp(),
-    )?;
+    let minted = state.mint_for_session(&session, &scope)?;
     Ok(token_response(&minted, &scope, Some(&successor)))
 }
 

@@ -249,6 +249,15 @@ pub async fn spawn_app_on(settings: Settings) -> TestApp {
     }
 }
 
+/// An app whose database connections go through a `DbProxy` the test can cut.
+pub async fn spawn_app_behind_proxy() -> (TestApp, DbProxy) {
+    let proxy = DbProxy::start().await;
+    let db = fresh_database();
+    let mut settings = test_settings(&db);
+    settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
+    (spawn_app_on(settings).await, proxy)
+}
+
 pub struct Req<'a> {
     app: &'a TestApp,
     method: Method,
@@ -429,6 +438,21 @@ impl TestApp {
 
     pub async fn conn(&self) -> hybrid_auth::db::PgConn {
         hybrid_auth::db::conn(self.pool()).await.expect("db conn")
+    }
+
+    /// The uuid in the first row of a query selecting `id`.
+    pub async fn uuid(&self, sql: &str) -> uuid::Uuid {
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: uuid::Uuid,
+        }
+        let mut conn = self.conn().await;
+        let row: Id = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .expect(sql);
+        row.id
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {

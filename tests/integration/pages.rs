@@ -563,22 +563,12 @@ async fn revoking_a_session_from_another_browser_signs_it_out() {
     let account = app.get("/account").await;
     assert!(account.body.contains("Phone/1.0"));
     assert_eq!(account.body.matches("/revoke\"").count(), 2);
-    let mut conn = app.conn().await;
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: uuid::Uuid,
-    }
-    let row: Id = diesel_async::RunQueryDsl::get_result(
-        diesel::sql_query("SELECT id FROM sessions WHERE user_agent = 'Phone/1.0'"),
-        &mut conn,
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    let row_id = app
+        .uuid("SELECT id FROM sessions WHERE user_agent = 'Phone/1.0'")
+        .await;
     let token = meta_csrf(&account.body);
     let res = app
-        .post(&format!("/account/sessions/{}/revoke", row.id))
+        .post(&format!("/account/sessions/{}/revoke", row_id))
         .form(&[("csrf_token", &token)])
         .send()
         .await;
@@ -598,21 +588,11 @@ async fn revoking_an_unknown_or_foreign_session_is_404() {
     app.clear_cookies();
     app.signed_in_user().await;
     let token = app.csrf_for("/account").await;
-    let mut conn = app.conn().await;
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: uuid::Uuid,
-    }
-    let first: Id = diesel_async::RunQueryDsl::get_result(
-        diesel::sql_query("SELECT id FROM sessions ORDER BY created_at ASC LIMIT 1"),
-        &mut conn,
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    let first_id = app
+        .uuid("SELECT id FROM sessions ORDER BY created_at ASC LIMIT 1")
+        .await;
     for id in [
-        first.id.to_string(),
+        first_id.to_string(),
         uuid::Uuid::new_v4().to_string(),
         "not-a-uuid".into(),
     ] {
@@ -638,21 +618,9 @@ async fn revoking_the_current_session_logs_out() {
     let token = app.csrf_for("/account").await;
     let id = app.scalar_i64("SELECT count(*) AS n FROM sessions").await;
     assert_eq!(id, 1);
-    let mut conn = app.conn().await;
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        id: uuid::Uuid,
-    }
-    let row: Id = diesel_async::RunQueryDsl::get_result(
-        diesel::sql_query("SELECT id FROM sessions"),
-        &mut conn,
-    )
-    .await
-    .unwrap();
-    drop(conn);
+    let row_id = app.uuid("SELECT id FROM sessions").await;
     let res = app
-        .post(&format!("/account/sessions/{}/revoke", row.id))
+        .post(&format!("/account/sessions/{}/revoke", row_id))
         .form(&[("csrf_token", &token)])
         .send()
         .await;
@@ -800,11 +768,7 @@ async fn auth_events_are_recorded() {
 
 #[actix_web::test]
 async fn database_outage_gives_503_never_anonymous_access() {
-    let proxy = DbProxy::start().await;
-    let db = fresh_database();
-    let mut settings = test_settings(&db);
-    settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
-    let app = spawn_app_on(settings).await;
+    let (app, proxy) = spawn_app_behind_proxy().await;
     app.signed_in_user().await;
     assert_eq!(app.get("/account").await.status, StatusCode::OK);
 

@@ -140,11 +140,7 @@ async fn a_lost_listener_falls_back_to_the_database_until_it_has_reloaded() {
 
 #[actix_web::test]
 async fn with_the_database_gone_tokens_get_503_not_access() {
-    let proxy = DbProxy::start().await;
-    let db = fresh_database();
-    let mut settings = test_settings(&db);
-    settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
-    let app = spawn_app_on(settings).await;
+    let (app, proxy) = spawn_app_behind_proxy().await;
     let (access, _) = app.api_tokens().await;
     proxy.cut();
     let view = app.state.revocations.clone();

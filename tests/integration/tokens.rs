@@ -1011,11 +1011,7 @@ async fn notes_need_their_scopes() {
 
 #[actix_web::test]
 async fn api_answers_503_when_the_database_is_down() {
-    let proxy = DbProxy::start().await;
-    let db = fresh_database();
-    let mut settings = test_settings(&db);
-    settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
-    let app = spawn_app_on(settings).await;
+    let (app, proxy) = spawn_app_behind_proxy().await;
     let (access, refresh) = app.api_tokens().await;
     proxy.cut();
     let start = std::time::Instant::now();

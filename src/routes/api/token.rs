@@ -12,7 +12,7 @@ use crate::auth::extractors::resolve;
 use crate::auth::login::{authenticate, AuthOutcome};
 use crate::auth::scopes::{self, ScopeError};
 use crate::auth::sessions::{self, Kind};
-use crate::auth::tokens::{self, Minted};
+use crate::auth::tokens::Minted;
 use crate::auth::{csrf, refresh};
 use crate::db;
 use crate::error::{ApiError, AppError};
@@ -75,15 +75,7 @@ pub async fn session_token(
     let params = read_params(&req, payload).await?;
     let scope = scopes::narrow(params.get("scope").map(String::as_str), &user.session.scope)
         .map_err(scope_error)?;
-    let minted = tokens::mint(
-        &state.keys.current(),
-        &state.settings,
-        state.clock.unix(),
-        user.user.id,
-        user.session.id,
-        &scope,
-        user.session.absolute_expires_at.unix_timestamp(),
-    )?;
+    let minted = state.mint_for_session(&user.session, &scope)?;
     Ok(token_response(&minted, &scope, None))
 }
 
@@ -137,14 +129,6 @@ async fn password_grant(
     )
     .await?;
     let refresh_token = refresh::issue_first(&mut conn, state, &session).await?;
-    let minted = tokens::mint(
-        &state.keys.current(),
-        &state.settings,
-        state.clock.unix(),
-        user.id,
-        session.id,
-        &scope,
-        session.absolute_expires_at.unix_timestamp(),
-    )?;
+    let minted = state.mint_for_session(&session, &scope)?;
     Ok(token_response(&minted, &scope, Some(&refresh_token)))
 }

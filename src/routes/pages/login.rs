@@ -63,12 +63,7 @@ pub async fn login(
     current: MaybeUser,
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
-    if !csrf::origin_allowed(&req, &state.settings.public_url) {
-        return Err(AppError::Forbidden("cross-origin request"));
-    }
-    if !csrf::verify_anon(&req, &state, &form.csrf_token) {
-        return Err(AppError::Forbidden("bad csrf token"));
-    }
+    super::require_anon_csrf(&req, &state, &form.csrf_token)?;
     let form = form.into_inner();
     let next = safe_next(&form.next).unwrap_or("").to_owned();
     let (csrf_token, _) = csrf::anon_token(&req, &state)?;

@@ -69,6 +69,22 @@ pub fn require_session_csrf(
     Ok(())
 }
 
+/// Refuses cross-site posts of the anonymous forms (login, register) and
+/// checks their double-submit token.
+pub fn require_anon_csrf(
+    req: &HttpRequest,
+    state: &AppState,
+    submitted: &str,
+) -> Result<(), AppError> {
+    if !csrf::origin_allowed(req, &state.settings.public_url) {
+        return Err(AppError::Forbidden("cross-origin request"));
+    }
+    if !csrf::verify_anon(req, state, submitted) {
+        return Err(AppError::Forbidden("bad csrf token"));
+    }
+    Ok(())
+}
+
 /// Accepts only same-origin relative paths (`/x?y`), refusing `//host`,
 /// `/\host`, schemes and control characters: no open redirects.
 pub fn safe_next(next: &str) -> Option<&str> {

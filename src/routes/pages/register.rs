@@ -63,12 +63,7 @@ pub async fn register(
     if !state.settings.registration_open {
         return Err(AppError::Forbidden("registration is closed"));
     }
-    if !csrf::origin_allowed(&req, &state.settings.public_url) {
-        return Err(AppError::Forbidden("cross-origin request"));
-    }
-    if !csrf::verify_anon(&req, &state, &form.csrf_token) {
-        return Err(AppError::Forbidden("bad csrf token"));
-    }
+    super::require_anon_csrf(&req, &state, &form.csrf_token)?;
     let form = form.into_inner();
     let (csrf_token, _) = csrf::anon_token(&req, &state)?;
     let fail = |message: &str| {
