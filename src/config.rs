@@ -26,6 +26,7 @@ pub struct Settings {
     /// (base64url; see README "Secrets").
     pub session_cookie_key: Option<Vec<u8>>,
     pub csrf_key: Option<Vec<u8>>,
+    pub refresh_mac_key: Option<Vec<u8>>,
     /// Background purge interval (PURGE_INTERVAL, default 1h; `0s` disables).
     pub purge_interval: Duration,
     /// HTTP worker threads (WORKERS; default: one per core).
@@ -84,9 +85,7 @@ impl Settings {
             return Err(err("DATABASE_URL", "must be a postgres:// URL"));
         }
         let bind_addr = text("BIND_ADDR", "127.0.0.1:8080");
-        let public_url = text("PUBLIC_URL", "http://localhost:8080")
-            .trim_end_matches('/')
-            .to_owned();
+        let public_url = normalize_origin(&text("PUBLIC_URL", "http://localhost:8080"));
         let https = public_url.starts_with("https://");
         if !(https || public_url.starts_with("http://")) || public_url.matches('/').count() != 2 {
             return Err(err(
@@ -147,6 +146,7 @@ impl Settings {
             jwt_audience: text("JWT_AUDIENCE", "hybrid-auth-api"),
             session_cookie_key: key("SESSION_COOKIE_KEY", 64)?,
             csrf_key: key("CSRF_KEY", 32)?,
+            refresh_mac_key: key("REFRESH_MAC_KEY", 32)?,
             purge_interval: duration("PURGE_INTERVAL", "1h")?,
             workers: match get("WORKERS") {
                 None => std::thread::available_parallelism()
@@ -201,6 +201,22 @@ impl Settings {
     }
 }
 
+/// Writes an origin the way browsers send it in `Origin`: lower-case scheme
+/// and host, no default port, no trailing slash.
+fn normalize_origin(raw: &str) -> String {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let Some((scheme, rest)) = trimmed.split_once("://") else {
+        return trimmed.to_owned();
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let mut host = rest.to_ascii_lowercase();
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    if host.ends_with(default_port) {
+        host.truncate(host.len() - default_port.len());
+    }
+    format!("{scheme}://{host}")
+}
+
 fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
@@ -246,6 +262,14 @@ mod tests {
         assert_eq!(s.session_cookie_name(), "__Host-session");
         assert_eq!(s.csrf_cookie_name(), "__Host-csrf");
         assert_eq!(s.public_url, "https://auth.example.com");
+    }
+
+    #[test]
+    fn public_url_is_normalized_like_a_browser_origin() {
+        let s = with(&[("PUBLIC_URL", "HTTPS://Auth.Example.com:443/")]).unwrap();
+        assert_eq!(s.public_url, "https://auth.example.com");
+        let s = with(&[("PUBLIC_URL", "http://localhost:8080")]).unwrap();
+        assert_eq!(s.public_url, "http://localhost:8080");
     }
 
     #[test]

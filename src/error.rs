@@ -236,10 +236,7 @@ impl ResponseError for ApiError {
         let status = self.status_code();
         let (code, description): (&str, String) = match self {
             ApiError::OAuth { code, description } => (code, description.clone()),
-            ApiError::NoToken => (
-                "invalid_request",
-                "a bearer access token is required".into(),
-            ),
+            ApiError::NoToken => ("unauthorized", "a bearer access token is required".into()),
             ApiError::BadHeader(d) => ("invalid_request", (*d).into()),
             ApiError::InvalidToken(d) => ("invalid_token", (*d).into()),
             ApiError::InsufficientScope(s) => (

@@ -82,7 +82,12 @@ async fn rotate_keys(settings: Settings) -> anyhow::Result<()> {
 /// `hybrid-auth purge`: delete expired and dead rows now.
 async fn purge(settings: Settings) -> anyhow::Result<()> {
     let mut conn = admin_connection(&settings).await?;
-    let purged = hybrid_auth::maintenance::purge(&mut conn, Clock::system().now()).await?;
+    let purged = hybrid_auth::maintenance::purge(
+        &mut conn,
+        Clock::system().now(),
+        settings.refresh_reuse_grace,
+    )
+    .await?;
     println!(
         "purged: {} refresh tokens, {} session states, {} login failures, {} sessions",
         purged.refresh_tokens, purged.session_state, purged.login_failures, purged.sessions

@@ -18,8 +18,14 @@ pub struct Purged {
     pub sessions: usize,
 }
 
-pub async fn purge(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<Purged> {
+/// `grace` is REFRESH_REUSE_GRACE: successor nonces younger than that are kept.
+pub async fn purge(
+    conn: &mut AsyncPgConnection,
+    now: OffsetDateTime,
+    grace: Duration,
+) -> QueryResult<Purged> {
     let refresh_tokens = refresh::purge_dead(conn, now).await?;
+    refresh::scrub_nonces(conn, now, grace).await?;
     let session_state = session_store::purge_expired(conn, now).await?;
     let login_failures = throttle::purge_old(conn, now).await?;
     let cutoff = now - SESSION_RETENTION;

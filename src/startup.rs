@@ -66,13 +66,18 @@ impl Application {
                 .await?
             }
         };
-        let refresh_key = db::secrets::get_or_create(
-            &mut conn,
-            "refresh_mac_key",
-            &crypto::random_bytes::<32>()?,
-            now,
-        )
-        .await?;
+        let refresh_key = match &settings.refresh_mac_key {
+            Some(k) => k.clone(),
+            None => {
+                db::secrets::get_or_create(
+                    &mut conn,
+                    "refresh_mac_key",
+                    &crypto::random_bytes::<32>()?,
+                    now,
+                )
+                .await?
+            }
+        };
         let retention = keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
         let keys = Keys::load(&mut conn, now, retention).await?;
         drop(conn);
@@ -226,6 +231,22 @@ fn spawn_background_tasks(state: web::Data<AppState>) {
             }
         }
     });
+    let scrub_state = state.clone();
+    actix_web::rt::spawn(async move {
+        // Successor nonces live for the grace window only (see auth::refresh).
+        let grace = scrub_state.settings.refresh_reuse_grace;
+        let period = std::time::Duration::from_secs(grace.whole_seconds().clamp(1, 5) as u64);
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            if let Ok(mut conn) = db::conn(&scrub_state.pool).await {
+                let now = scrub_state.clock.now();
+                if let Err(e) = crate::auth::refresh::scrub_nonces(&mut conn, now, grace).await {
+                    tracing::warn!(error = %e, "clearing refresh nonces failed");
+                }
+            }
+        }
+    });
     let every = state.settings.purge_interval;
     if every <= time::Duration::ZERO {
         return;
@@ -237,7 +258,13 @@ fn spawn_background_tasks(state: web::Data<AppState>) {
             tick.tick().await;
             let now = state.clock.now();
             match db::conn(&state.pool).await {
-                Ok(mut conn) => match crate::maintenance::purge(&mut conn, now).await {
+                Ok(mut conn) => match crate::maintenance::purge(
+                    &mut conn,
+                    now,
+                    state.settings.refresh_reuse_grace,
+                )
+                .await
+                {
                     Ok(p) => tracing::debug!(?p, "purged expired rows"),
                     Err(e) => tracing::warn!(error = %e, "purge failed"),
                 },

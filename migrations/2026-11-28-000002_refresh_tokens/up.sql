@@ -1,9 +1,10 @@
 -- Refresh tokens of API sessions. The session row is the family: killing it
 -- kills every token here. Only SHA-256 hashes of tokens are stored. When a
 -- token is spent, the random nonce its successor was derived from is kept
--- (`successor_nonce`), so a replay inside REFRESH_REUSE_GRACE can return the
--- same successor without the successor ever being stored in the clear: it is
--- HMAC(refresh key, session, parent, nonce) and the key is not in this table.
+-- (`successor_nonce`) for REFRESH_REUSE_GRACE only, so a replay inside the
+-- grace window can return the same successor, HMAC(refresh key, session,
+-- parent, nonce), which is never stored. After the window the nonce is
+-- cleared.
 CREATE TABLE refresh_tokens (
     id              uuid PRIMARY KEY,
     session_id      uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,

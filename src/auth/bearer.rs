@@ -86,25 +86,32 @@ pub fn token_from_header(req: &HttpRequest) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Verifies `token` fully: signature, claims, then revocation.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
+/// Verifies signature and claims, reloading the keys once (rate-limited) when
+/// the `kid` is unknown: another instance may have rotated them.
+pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
     let now = state.clock.unix();
     let mut result = tokens::verify(&state.keys.current(), &state.settings, now, token);
     if result.as_ref().err() == Some(&VerifyError::UnknownKey)
         && state
             .keys
-            .may_reload(state.clock.now(), time::Duration::seconds(10))
+            .try_claim_reload(state.clock.now(), time::Duration::seconds(10))
     {
-        // Perhaps another instance rotated keys: look again, rate-limited.
         let mut conn = db::conn(&state.pool).await?;
-        state.keys.reload(&mut conn, state.clock.now()).await?;
+        if let Err(e) = state.keys.reload(&mut conn, state.clock.now()).await {
+            return Err(ApiError::Unavailable(e));
+        }
         result = tokens::verify(&state.keys.current(), &state.settings, now, token);
     }
-    let claims = match result {
-        Ok(c) => c,
-        Err(VerifyError::Expired) => return Err(ApiError::InvalidToken("access token expired")),
-        Err(_) => return Err(ApiError::InvalidToken("invalid access token")),
-    };
+    match result {
+        Ok(c) => Ok(c),
+        Err(VerifyError::Expired) => Err(ApiError::InvalidToken("access token expired")),
+        Err(_) => Err(ApiError::InvalidToken("invalid access token")),
+    }
+}
+
+/// Verifies `token` fully: signature, claims, then revocation.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
+    let claims = verify_with_reload(state, token).await?;
     if state
         .revocations
         .is_revoked(&state.pool, claims.sid)

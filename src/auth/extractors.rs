@@ -33,6 +33,16 @@ pub struct CurrentUser {
 struct Resolved(Option<CurrentUser>);
 
 pub async fn resolve(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError> {
+    resolve_with(req, true).await
+}
+
+/// Like `resolve`; with `purge_dead` false a dead cookie's state is left for
+/// the handler (login renews the key, and a purged session could not be
+/// logged into in the same response).
+pub async fn resolve_with(
+    req: &HttpRequest,
+    purge_dead: bool,
+) -> Result<Option<CurrentUser>, AppError> {
     if let Some(Resolved(found)) = req.extensions().get::<Resolved>() {
         return Ok(found.clone());
     }
@@ -56,7 +66,9 @@ pub async fn resolve(req: &HttpRequest) -> Result<Option<CurrentUser>, AppError>
                     })
                 }
                 _ => {
-                    typed.purge();
+                    if purge_dead {
+                        typed.purge();
+                    }
                     None
                 }
             }

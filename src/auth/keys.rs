@@ -140,13 +140,19 @@ impl Keys {
         Ok(())
     }
 
-    /// True when the last reload is older than `min_gap` (so an unknown `kid`
-    /// can trigger a reload without letting garbage tokens hammer the DB).
-    pub fn may_reload(&self, now: OffsetDateTime, min_gap: Duration) -> bool {
-        self.last_reload
-            .read()
-            .map(|t| now - *t >= min_gap)
-            .unwrap_or(true)
+    /// Claims the right to reload now, atomically: true for at most one caller
+    /// per `min_gap`, so a burst of garbage `kid`s costs one query at most.
+    pub fn try_claim_reload(&self, now: OffsetDateTime, min_gap: Duration) -> bool {
+        let mut last = match self.last_reload.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if now - *last >= min_gap {
+            *last = now;
+            true
+        } else {
+            false
+        }
     }
 }
 

@@ -24,36 +24,53 @@ pub async fn authenticate(
     client: &ClientInfo,
 ) -> Result<AuthOutcome, AppError> {
     let email = email.trim().to_lowercase();
-    let now = state.clock.now();
     let user = {
         let mut conn = db::conn(&state.pool).await?;
-        if let Err(secs) = throttle::check(
+        users::find_by_email(&mut conn, &email).await?
+    };
+    check_password(state, &email, user, password, client, "login_failed").await
+}
+
+/// Checks `password` for `user` (or against the dummy hash when there is no
+/// such user), counting the attempt for `email`. A failure is recorded as an
+/// auth event of kind `failure_event`.
+pub async fn check_password(
+    state: &AppState,
+    email: &str,
+    user: Option<User>,
+    password: String,
+    client: &ClientInfo,
+    failure_event: &'static str,
+) -> Result<AuthOutcome, AppError> {
+    let now = state.clock.now();
+    let attempt = {
+        let mut conn = db::conn(&state.pool).await?;
+        match throttle::begin_attempt(
             &mut conn,
             state.settings.login_max_failures,
-            &email,
+            email,
             &client.ip,
             now,
         )
         .await?
         {
-            return Ok(AuthOutcome::Throttled(secs));
+            Ok(attempt) => attempt,
+            Err(secs) => return Ok(AuthOutcome::Throttled(secs)),
         }
-        users::find_by_email(&mut conn, &email).await?
     };
-    // The connection goes back to the pool while argon2 runs.
+    // No connection is held while argon2 runs.
     let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let mut conn = db::conn(&state.pool).await?;
     match user {
         Some(user) if ok => {
-            throttle::clear(&mut conn, &email).await?;
+            throttle::succeed(&mut conn, email, attempt).await?;
             Ok(AuthOutcome::Ok(user))
         }
         user => {
-            throttle::record_failure(&mut conn, &email, &client.ip, now).await?;
             events::record(
                 &mut conn,
                 NewEvent {
-                    kind: "login_failed",
+                    kind: failure_event,
                     user_id: user.map(|u| u.id),
                     session_id: None,
                     ip: &client.ip,

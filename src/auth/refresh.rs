@@ -99,7 +99,10 @@ enum Outcome {
     Rotated {
         successor: String,
         session: Box<SessionRow>,
+        scope: String,
     },
+    /// The requested scope is not within the family's grant: nothing spent.
+    BadScope(scopes::ScopeError),
     Refused(&'static str),
     /// A spent token replayed after the grace window: the session was revoked.
     Reused(Uuid),
@@ -115,11 +118,19 @@ pub async fn refresh_grant(
     if !well_formed(presented) {
         return Err(ApiError::invalid_grant("invalid refresh token"));
     }
+    // Unknown scope names are refused before anything is touched.
+    let requested = params.get("scope").cloned();
+    scopes::narrow(requested.as_deref(), &scopes::ALL.join(" ")).map_err(scope_error)?;
     let now = state.clock.now();
     let mut conn = db::conn(&state.pool).await?;
-    let outcome = rotate(&mut conn, state, presented, now, &client.ip).await?;
-    let (successor, session) = match outcome {
-        Outcome::Rotated { successor, session } => (successor, session),
+    let outcome = rotate(&mut conn, state, presented, requested, now, &client.ip).await?;
+    let (successor, session, scope) = match outcome {
+        Outcome::Rotated {
+            successor,
+            session,
+            scope,
+        } => (successor, session, scope),
+        Outcome::BadScope(e) => return Err(scope_error(e)),
         Outcome::Refused(why) => return Err(ApiError::invalid_grant(why)),
         Outcome::Reused(_) => {
             return Err(ApiError::invalid_grant(
@@ -127,9 +138,6 @@ pub async fn refresh_grant(
             ))
         }
     };
-    // `scope` narrows this access token only; the family keeps its grant.
-    let scope = scopes::narrow(params.get("scope").map(String::as_str), &session.scope)
-        .map_err(scope_error)?;
     let minted = state.mint_for_session(&session, &scope)?;
     Ok(token_response(&minted, &scope, Some(&successor)))
 }
@@ -138,6 +146,7 @@ async fn rotate(
     conn: &mut AsyncPgConnection,
     state: &AppState,
     presented: &str,
+    requested_scope: Option<String>,
     now: OffsetDateTime,
     ip: &str,
 ) -> Result<Outcome, DbError> {
@@ -170,6 +179,11 @@ async fn rotate(
             if !session.is_live(now) {
                 return Ok(Outcome::Refused("refresh token expired"));
             }
+            // `scope` narrows the access token only; checked before spending.
+            let scope = match scopes::narrow(requested_scope.as_deref(), &session.scope) {
+                Ok(scope) => scope,
+                Err(e) => return Ok(Outcome::BadScope(e)),
+            };
             match (row.spent_at, row.successor_nonce) {
                 (None, _) => {
                     let nonce = crypto::random_bytes::<32>()
@@ -188,6 +202,7 @@ async fn rotate(
                     Ok(Outcome::Rotated {
                         successor,
                         session: Box::new(session),
+                        scope,
                     })
                 }
                 (Some(spent), Some(nonce)) if now - spent <= grace => {
@@ -196,6 +211,7 @@ async fn rotate(
                     Ok(Outcome::Rotated {
                         successor,
                         session: Box::new(session),
+                        scope,
                     })
                 }
                 (Some(_), _) => {
@@ -229,6 +245,24 @@ async fn rotate(
         tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
     }
     Ok(outcome)
+}
+
+/// Clears successor nonces older than the grace window: after it they are
+/// not needed, and without them nobody (not even someone holding both a
+/// database copy and the MAC key) can re-derive a live successor.
+pub async fn scrub_nonces(
+    conn: &mut AsyncPgConnection,
+    now: OffsetDateTime,
+    grace: time::Duration,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::successor_nonce.is_not_null())
+            .filter(refresh_tokens::spent_at.lt(now - grace)),
+    )
+    .set(refresh_tokens::successor_nonce.eq(None::<Vec<u8>>))
+    .execute(conn)
+    .await
 }
 
 /// The session a refresh token belongs to, if any (for RFC 7009 revocation).

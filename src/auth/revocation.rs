@@ -28,13 +28,20 @@ use uuid::Uuid;
 
 /// `application_name` of the listener's connection (visible in pg_stat_activity).
 pub const LISTENER_APP_NAME: &str = "hybrid-auth-revocation-listener";
-const HEARTBEAT: StdDuration = StdDuration::from_secs(5);
+/// After this long without a notification the listener pings its connection.
+const HEARTBEAT: StdDuration = StdDuration::from_secs(1);
+/// The view vouches only while the connection was seen alive this recently,
+/// so a silently dead connection (no RST) cannot keep it "fresh" for long.
+const ALIVE_WINDOW: StdDuration = StdDuration::from_secs(3);
 const RECONNECT_BACKOFF: StdDuration = StdDuration::from_millis(500);
 
 #[derive(Clone)]
 pub struct RevocationView {
     revoked: Arc<RwLock<HashMap<Uuid, OffsetDateTime>>>,
     fresh: Arc<AtomicBool>,
+    /// Milliseconds since `epoch` when the listener connection last answered.
+    alive_at: Arc<AtomicU64>,
+    epoch: std::time::Instant,
     db_checks: Arc<AtomicU64>,
     window: Duration,
     clock: Clock,
@@ -45,15 +52,25 @@ impl RevocationView {
         RevocationView {
             revoked: Arc::default(),
             fresh: Arc::new(AtomicBool::new(false)),
+            alive_at: Arc::new(AtomicU64::new(0)),
+            epoch: std::time::Instant::now(),
             db_checks: Arc::new(AtomicU64::new(0)),
             window,
             clock,
         }
     }
 
-    /// True while the listener is connected and the set is complete.
+    /// True while the listener is connected, was seen alive within
+    /// `ALIVE_WINDOW`, and the set is complete.
     pub fn is_fresh(&self) -> bool {
+        let alive_at = StdDuration::from_millis(AtomicU64::load(&self.alive_at, Ordering::SeqCst));
         AtomicBool::load(&self.fresh, Ordering::SeqCst)
+            && self.epoch.elapsed() < alive_at + ALIVE_WINDOW
+    }
+
+    fn mark_alive(&self) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.alive_at.store(ms, Ordering::SeqCst);
     }
 
     /// How many checks had to ask the database (fallback mode).
@@ -169,18 +186,22 @@ impl RevocationView {
                 tokio::time::timeout(HEARTBEAT, stream.next()).await
             };
             match next {
-                Ok(Some(Ok(n))) => match Uuid::parse_str(&n.payload) {
-                    Ok(sid) => self.insert(sid, self.clock.now()),
-                    Err(_) => tracing::warn!("ignoring malformed revocation notification"),
-                },
+                Ok(Some(Ok(n))) => {
+                    self.mark_alive();
+                    match Uuid::parse_str(&n.payload) {
+                        Ok(sid) => self.insert(sid, self.clock.now()),
+                        Err(_) => tracing::warn!("ignoring malformed revocation notification"),
+                    }
+                }
                 Ok(Some(Err(e))) => return Err(e.into()),
                 Ok(None) => return Err(anyhow::anyhow!("notification stream ended")),
                 Err(_) => {
                     // Quiet for a while: make sure the connection is still alive.
                     let ping = diesel::sql_query("SELECT 1").execute(&mut conn);
-                    tokio::time::timeout(StdDuration::from_secs(3), ping)
+                    tokio::time::timeout(ALIVE_WINDOW, ping)
                         .await
                         .map_err(|_| anyhow::anyhow!("heartbeat timed out"))??;
+                    self.mark_alive();
                     let cutoff = self.clock.now() - self.window;
                     if let Ok(mut set) = self.revoked.write() {
                         set.retain(|_, t| *t > cutoff);

@@ -45,8 +45,45 @@ pub fn idle_timeout(settings: &Settings, kind: &str) -> Duration {
     }
 }
 
-/// Creates a session row for `user` and records the login.
+/// Creates a session row for `user` and records the login, provided the
+/// user's password hash is still `user.password_hash` (the one just
+/// verified): a password change that commits while argon2 ran must not be
+/// outlived by a session opened with the old password. `None` if it changed.
 pub async fn create(
+    conn: &mut AsyncPgConnection,
+    settings: &Settings,
+    clock: &Clock,
+    user: &User,
+    kind: Kind,
+    scope: &str,
+    client: &ClientInfo,
+) -> QueryResult<Option<SessionRow>> {
+    let (settings, clock, user, scope, client) = (
+        settings.clone(),
+        clock.clone(),
+        user.clone(),
+        scope.to_owned(),
+        client.clone(),
+    );
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        let current: Option<String> = crate::db::schema::users::table
+            .find(user.id)
+            .select(crate::db::schema::users::password_hash)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        if current.as_deref() != Some(user.password_hash.as_str()) {
+            return Ok(None);
+        }
+        insert_session(conn, &settings, &clock, &user, kind, &scope, &client)
+            .await
+            .map(Some)
+    })
+    .await
+}
+
+async fn insert_session(
     conn: &mut AsyncPgConnection,
     settings: &Settings,
     clock: &Clock,

@@ -6,7 +6,7 @@
 use crate::auth::crypto;
 use crate::db::schema::login_failures;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use time::{Duration, OffsetDateTime};
 
 pub const WINDOW: Duration = Duration::minutes(15);
@@ -47,60 +47,85 @@ async fn retry_after(
     Ok(Some(wait as u64))
 }
 
-/// `Err(seconds)` when this email or IP must wait.
-pub async fn check(
-    conn: &mut AsyncPgConnection,
-    max_failures: u32,
-    email: &str,
-    ip: &str,
-    now: OffsetDateTime,
-) -> QueryResult<Result<(), u64>> {
-    if let Some(wait) = retry_after(conn, &email_key(email), max_failures, now).await? {
-        return Ok(Err(wait));
-    }
-    if !ip.is_empty() {
-        if let Some(wait) = retry_after(
-            conn,
-            &ip_key(ip),
-            max_failures.saturating_mul(IP_FACTOR),
-            now,
-        )
-        .await?
-        {
-            return Ok(Err(wait));
-        }
-    }
-    Ok(Ok(()))
+/// An attempt that passed the limits; it is already counted as a failure.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    ip_row: Option<i64>,
 }
 
-pub async fn record_failure(
-    conn: &mut AsyncPgConnection,
-    email: &str,
-    ip: &str,
-    now: OffsetDateTime,
-) -> QueryResult<()> {
-    let mut rows = vec![(
-        login_failures::key.eq(email_key(email)),
-        login_failures::failed_at.eq(now),
-    )];
-    if !ip.is_empty() {
-        rows.push((
-            login_failures::key.eq(ip_key(ip)),
-            login_failures::failed_at.eq(now),
-        ));
-    }
-    diesel::insert_into(login_failures::table)
-        .values(rows)
+async fn lock_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1)::int8)")
+        .bind::<diesel::sql_types::Text, _>(key)
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// A successful login clears the email's count.
-pub async fn clear(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<()> {
+/// Claims a login attempt for `email` from `ip`: `Err(seconds)` when either
+/// must wait. Otherwise the attempt is recorded as a failure *before* the
+/// password is checked, under a per-key lock, so parallel guesses cannot
+/// slip past the limit while argon2 runs. `succeed` takes it back.
+pub async fn begin_attempt(
+    conn: &mut AsyncPgConnection,
+    max_failures: u32,
+    email: &str,
+    ip: &str,
+    now: OffsetDateTime,
+) -> QueryResult<Result<Attempt, u64>> {
+    let email_key = email_key(email);
+    let ip_key = (!ip.is_empty()).then(|| ip_key(ip));
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        lock_key(conn, &email_key).await?;
+        if let Some(k) = &ip_key {
+            lock_key(conn, k).await?;
+        }
+        if let Some(wait) = retry_after(conn, &email_key, max_failures, now).await? {
+            return Ok(Err(wait));
+        }
+        if let Some(k) = &ip_key {
+            if let Some(wait) =
+                retry_after(conn, k, max_failures.saturating_mul(IP_FACTOR), now).await?
+            {
+                return Ok(Err(wait));
+            }
+        }
+        diesel::insert_into(login_failures::table)
+            .values((
+                login_failures::key.eq(&email_key),
+                login_failures::failed_at.eq(now),
+            ))
+            .execute(conn)
+            .await?;
+        let ip_row = match &ip_key {
+            Some(k) => Some(
+                diesel::insert_into(login_failures::table)
+                    .values((login_failures::key.eq(k), login_failures::failed_at.eq(now)))
+                    .returning(login_failures::id)
+                    .get_result::<i64>(conn)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok(Ok(Attempt { ip_row }))
+    })
+    .await
+}
+
+/// A successful attempt clears the email's count and takes back this
+/// attempt's IP entry.
+pub async fn succeed(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+    attempt: Attempt,
+) -> QueryResult<()> {
     diesel::delete(login_failures::table.filter(login_failures::key.eq(email_key(email))))
         .execute(conn)
         .await?;
+    if let Some(id) = attempt.ip_row {
+        diesel::delete(login_failures::table.find(id))
+            .execute(conn)
+            .await?;
+    }
     Ok(())
 }
 

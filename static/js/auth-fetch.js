@@ -19,7 +19,8 @@
  * - If /auth/token answers 401 the session is gone: it fires `auth:logged-out` on window,
  *   tells other tabs (BroadcastChannel 'hybrid-auth'), goes to /login?next=<this page>
  *   and throws an AuthRequiredError. Other refresh failures throw a TokenRefreshError
- *   (with .status, 0 for network errors) and stay on the page.
+ *   (with .status, 0 for network errors) and stay on the page; a 403 (stale CSRF
+ *   token after signing in again in another tab) reloads the page once a minute at most.
  * - Events on window: `auth:refresh` {reason: 'initial'|'expiring'|'retry-after-401'},
  *   `auth:token` {expiresAt, expiresIn, scope}, `auth:logged-out`.
  * - Call announceLogout() before submitting the logout form so other tabs follow.
@@ -84,6 +85,21 @@ function loggedOut(broadcast) {
   window.location.assign(config.loginUrl + '?next=' + encodeURIComponent(next));
 }
 
+// A 403 from the token endpoint usually means this page's CSRF token is stale:
+// the user signed in again in another tab, which starts a new session with a new
+// token. Reloading fetches the page with the current one. The guard (a timestamp
+// in sessionStorage, nothing secret) stops a reload loop when the cause is
+// something else, such as PUBLIC_URL not matching this origin.
+function reloadForFreshCsrf() {
+  const key = 'hybrid-auth:csrf-reload';
+  let last = 0;
+  try { last = Number(sessionStorage.getItem(key) || 0); } catch { return false; }
+  if (Date.now() - last < 60000) return false;
+  try { sessionStorage.setItem(key, String(Date.now())); } catch { return false; }
+  location.reload();
+  return true;
+}
+
 async function requestToken(reason) {
   emit('auth:refresh', { reason });
   const gen = generation;
@@ -102,6 +118,9 @@ async function requestToken(reason) {
   if (res.status === 401) {
     loggedOut(true);
     throw new AuthRequiredError();
+  }
+  if (res.status === 403 && reloadForFreshCsrf()) {
+    throw new TokenRefreshError('reloading the page for a fresh CSRF token', 403);
   }
   if (!res.ok) {
     const err = new TokenRefreshError(`token request failed with HTTP ${res.status}`, res.status);

@@ -805,3 +805,232 @@ async fn database_outage_gives_503_never_anonymous_access() {
     }
     assert!(ok, "recovers once the database is back");
 }
+
+#[actix_web::test]
+async fn parallel_guesses_cannot_slip_past_the_limit() {
+    let app = spawn_app().await;
+    let email = app.api_user().await;
+    let guesses = (0..12).map(|i| {
+        let pw = format!("wrong password {i}");
+        let email = email.clone();
+        let app = &app;
+        async move { app.password_grant(&email, &pw, None).await.status }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 5, "{statuses:?}");
+    assert_eq!(throttled, 7);
+}
+
+#[actix_web::test]
+async fn a_wrong_current_password_counts_toward_the_throttle() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let token = app.csrf_for("/account").await;
+    let change = |current: &'static str| {
+        app.post("/account/password")
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("current_password", current),
+                ("new_password", "a brand new password"),
+            ])
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            change("wrong password").await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let res = change(PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.header("retry-after").is_some());
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM auth_events WHERE kind = 'password_changed'")
+            .await,
+        0
+    );
+}
+
+#[actix_web::test]
+async fn the_per_ip_limit_is_ten_times_higher_and_trusts_only_configured_proxies() {
+    let app = spawn_app_with(|s| {
+        s.login_max_failures = 2;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let attempt = |email: String, ip: &'static str| {
+        let app = &app;
+        async move {
+            app.post("/api/v1/auth/token")
+                .no_cookies()
+                .header("x-forwarded-for", ip)
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", &email),
+                    ("password", "wrong password"),
+                ])
+                .send()
+                .await
+                .status
+        }
+    };
+    // Twenty failures from one client, one per email: none of them hits the
+    // per-email limit of 2; the twenty-first from that client is refused.
+    for i in 0..20 {
+        assert_eq!(
+            attempt(format!("user{i}@example.com"), "203.0.113.7").await,
+            StatusCode::BAD_REQUEST,
+            "{i}"
+        );
+    }
+    assert_eq!(
+        attempt("fresh@example.com".into(), "203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not affected.
+    assert_eq!(
+        attempt("fresh@example.com".into(), "198.51.100.9").await,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[actix_web::test]
+async fn forwarded_for_is_ignored_from_untrusted_peers() {
+    let app = spawn_app_with(|s| s.login_max_failures = 1).await;
+    for i in 0..10 {
+        // Spoofing a new X-Forwarded-For each time does not reset the per-IP count.
+        let res = app
+            .post("/api/v1/auth/token")
+            .no_cookies()
+            .header("x-forwarded-for", &format!("198.51.100.{i}"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", &format!("u{i}@example.com")),
+                ("password", "x"),
+            ])
+            .send()
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    }
+    let res = app
+        .post("/api/v1/auth/token")
+        .no_cookies()
+        .header("x-forwarded-for", "192.0.2.1")
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "last@example.com"),
+            ("password", "x"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[actix_web::test]
+async fn signing_in_over_an_expired_session_cookie_works() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let token = app.csrf_for("/login").await; // rendered while still signed in
+    app.clock.advance(Duration::hours(3));
+    let res = app
+        .post("/login")
+        .form(&[
+            ("csrf_token", &token),
+            ("email", &email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "signed in, not bounced to /login"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL AND idle_expires_at > now() + interval '2 hours'").await,
+        1,
+        "exactly one live session"
+    );
+}
+
+#[actix_web::test]
+async fn static_scripts_are_served_as_javascript() {
+    let app = spawn_app().await;
+    for path in [
+        "/static/js/auth-fetch.js",
+        "/static/js/refresh-demo.js",
+        "/static/js/logout.js",
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert!(
+            res.header("content-type")
+                .unwrap()
+                .starts_with("text/javascript"),
+            "{path}"
+        );
+        assert!(
+            !res.body.contains("localStorage.setItem"),
+            "{path}: no tokens in storage"
+        );
+    }
+    assert!(app
+        .get("/static/js/auth-fetch.js")
+        .await
+        .body
+        .contains("export async function authFetch"));
+    assert!(app
+        .get("/static/css/app.css")
+        .await
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/css"));
+    assert_eq!(
+        app.get("/static/nope.js").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[actix_web::test]
+async fn a_session_is_not_opened_with_a_password_that_just_changed() {
+    let app = spawn_app().await;
+    let email = app.api_user().await;
+    let mut conn = app.conn().await;
+    let mut user = hybrid_auth::db::users::find_by_email(&mut conn, &email)
+        .await
+        .unwrap()
+        .unwrap();
+    // What the login verified…
+    user.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g".into();
+    // …is no longer the stored hash: no session.
+    let client = hybrid_auth::auth::client::ClientInfo {
+        ip: "127.0.0.1".into(),
+        user_agent: "t".into(),
+    };
+    let created = hybrid_auth::auth::sessions::create(
+        &mut conn,
+        &app.state.settings,
+        &app.clock,
+        &user,
+        hybrid_auth::auth::sessions::Kind::Web,
+        "profile:read",
+        &client,
+    )
+    .await
+    .unwrap();
+    assert!(created.is_none());
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM sessions").await,
+        1,
+        "only the registration's"
+    );
+}

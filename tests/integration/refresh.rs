@@ -352,10 +352,63 @@ async fn purge_removes_dead_rows_only() {
         .send()
         .await;
     let mut conn = app.conn().await;
-    let purged = hybrid_auth::maintenance::purge(&mut conn, app.clock.now())
-        .await
-        .unwrap();
+    let purged =
+        hybrid_auth::maintenance::purge(&mut conn, app.clock.now(), time::Duration::seconds(10))
+            .await
+            .unwrap();
     drop(conn);
     assert_eq!(purged.refresh_tokens, 1);
     assert_eq!(app.refresh_grant(&live, None).await.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_refused_scope_spends_nothing() {
+    let app = spawn_app().await;
+    let email = app.api_user().await;
+    let json = app
+        .password_grant(&email, PASSWORD, Some("notes:read"))
+        .await
+        .json();
+    let rt = json["refresh_token"].as_str().unwrap().to_owned();
+    for scope in ["notes:write", "admin"] {
+        let res = app.refresh_grant(&rt, Some(scope)).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+        assert_eq!(res.json()["error"], "invalid_scope");
+    }
+    app.clock.advance(Duration::seconds(60));
+    assert_eq!(
+        app.refresh_grant(&rt, None).await.status,
+        StatusCode::OK,
+        "still the live token"
+    );
+}
+
+#[actix_web::test]
+async fn successor_nonces_are_cleared_after_the_grace_window() {
+    let app = spawn_app().await;
+    let (_, refresh) = app.api_tokens().await;
+    tokens(&app.refresh_grant(&refresh, None).await);
+    let nonces = "SELECT count(*) AS n FROM refresh_tokens WHERE successor_nonce IS NOT NULL";
+    assert_eq!(app.scalar_i64(nonces).await, 1);
+    let mut conn = app.conn().await;
+    let grace = app.state.settings.refresh_reuse_grace;
+    hybrid_auth::auth::refresh::scrub_nonces(&mut conn, app.clock.now(), grace)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.scalar_i64(nonces).await,
+        1,
+        "kept during the grace window"
+    );
+    app.clock.advance(Duration::seconds(11));
+    hybrid_auth::auth::refresh::scrub_nonces(&mut conn, app.clock.now(), grace)
+        .await
+        .unwrap();
+    drop(conn);
+    assert_eq!(app.scalar_i64(nonces).await, 0);
+    // The spent token is now simply a reused one.
+    assert_eq!(
+        app.refresh_grant(&refresh, None).await.json()["error"],
+        "invalid_grant"
+    );
 }

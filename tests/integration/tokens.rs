@@ -1036,3 +1036,54 @@ async fn api_answers_503_when_the_database_is_down() {
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.json()["error"], "temporarily_unavailable");
 }
+
+#[actix_web::test]
+async fn revoking_an_access_token_signed_by_a_freshly_rotated_key_works() {
+    let app = spawn_app().await;
+    let (access, refresh) = app.api_tokens().await;
+    let retention =
+        hybrid_auth::auth::keys::retention(Duration::minutes(15), Duration::seconds(30));
+    let mut conn = app.conn().await;
+    let new_kid = hybrid_auth::auth::keys::rotate(&mut conn, app.clock.now(), retention)
+        .await
+        .unwrap();
+    drop(conn);
+    app.clock.advance(Duration::seconds(11));
+    let key = active_key(&app).await;
+    let mut header = jwt_part(&access, 0);
+    header["kid"] = json!(new_kid);
+    let foreign = sign_ed(&key.private_key, &header, &jwt_part(&access, 1));
+    let res = app
+        .post("/api/v1/auth/revoke")
+        .no_cookies()
+        .form(&[("token", &foreign)])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        app.refresh_grant(&refresh, None).await.json()["error"],
+        "invalid_grant",
+        "the session is gone"
+    );
+}
+
+#[actix_web::test]
+async fn garbage_kids_trigger_at_most_one_key_reload() {
+    let app = spawn_app().await;
+    let forge = Forge::new(&app).await;
+    app.clock.advance(Duration::seconds(11));
+    let tokens: Vec<String> = (0..20)
+        .map(|i| forge.with_header(|h| h["kid"] = json!(format!("junk-{i}"))))
+        .collect();
+    let results =
+        futures_util::future::join_all(tokens.iter().map(|t| app.api_get("/api/v1/ping", t))).await;
+    for res in results {
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    assert!(
+        !app.state
+            .keys
+            .try_claim_reload(app.clock.now(), Duration::seconds(10)),
+        "the slot was claimed once"
+    );
+}

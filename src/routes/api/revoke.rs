@@ -6,11 +6,11 @@
 //! * `POST /api/v1/auth/logout` (Bearer): revokes the caller's session; 204.
 
 use super::body::{read_params, required};
+use crate::auth::bearer::verify_with_reload;
 use crate::auth::bearer::Bearer;
 use crate::auth::client::ClientInfo;
 use crate::auth::refresh;
 use crate::auth::sessions::Target;
-use crate::auth::tokens;
 use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,14 +28,11 @@ pub async fn revoke(
     let session = if token.starts_with(refresh::PREFIX) {
         refresh::session_of(&mut conn, token).await?
     } else {
-        tokens::verify(
-            &state.keys.current(),
-            &state.settings,
-            state.clock.unix(),
-            token,
-        )
-        .ok()
-        .map(|claims| claims.sid)
+        match verify_with_reload(&state, token).await {
+            Ok(claims) => Some(claims.sid),
+            Err(ApiError::Unavailable(e)) => return Err(ApiError::Unavailable(e)),
+            Err(_) => None,
+        }
     };
     if let Some(sid) = session {
         state

@@ -18,6 +18,7 @@ use crate::db;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel_async::AsyncConnection;
 use std::collections::HashMap;
 
 /// The RFC 6749 §5.1 success response.
@@ -118,17 +119,29 @@ async fn password_grant(
     let scope = scopes::narrow(params.get("scope").map(String::as_str), &user.scopes)
         .map_err(scope_error)?;
     let mut conn = db::conn(&state.pool).await?;
-    let session = sessions::create(
-        &mut conn,
-        &state.settings,
-        &state.clock,
-        &user,
-        Kind::Api,
-        &scope,
-        client,
-    )
-    .await?;
-    let refresh_token = refresh::issue_first(&mut conn, state, &session).await?;
+    // The session and its first refresh token appear together or not at all.
+    let created = conn
+        .transaction::<_, ApiError, _>(async |conn| {
+            let session = sessions::create(
+                conn,
+                &state.settings,
+                &state.clock,
+                &user,
+                Kind::Api,
+                &scope,
+                client,
+            )
+            .await?;
+            let Some(session) = session else {
+                return Ok(None);
+            };
+            let refresh_token = refresh::issue_first(conn, state, &session).await?;
+            Ok(Some((session, refresh_token)))
+        })
+        .await?;
+    let Some((session, refresh_token)) = created else {
+        return Err(ApiError::invalid_grant("invalid username or password"));
+    };
     let minted = state.mint_for_session(&session, &scope)?;
     Ok(token_response(&minted, &scope, Some(&refresh_token)))
 }

@@ -5,9 +5,11 @@ use super::login::throttled_message;
 use super::{format_time, render, require_session_csrf, see_other};
 use crate::auth::client::ClientInfo;
 use crate::auth::extractors::CurrentUser;
+use crate::auth::login::{check_password, AuthOutcome};
+use crate::auth::password;
+use crate::auth::sessions;
 use crate::auth::sessions::Target;
 use crate::auth::typed_session::TypedSession;
-use crate::auth::{password, throttle};
 use crate::db;
 use crate::db::events::{self, NewEvent};
 use crate::db::sessions as rows;
@@ -17,6 +19,7 @@ use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 struct SessionView {
@@ -146,73 +149,58 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let form = form.into_inner();
-    let now = state.clock.now();
     let email = user.user.email.clone();
-    {
-        let mut conn = db::conn(&state.pool).await?;
-        if let Err(secs) = throttle::check(
-            &mut conn,
-            state.settings.login_max_failures,
-            &email,
-            &client.ip,
-            now,
-        )
-        .await?
-        {
-            let mut res = account_page(
-                &state,
-                &user,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(throttled_message(secs)),
-            )
-            .await?;
+    let outcome = check_password(
+        &state,
+        &email,
+        Some(user.user.clone()),
+        form.current_password,
+        &client,
+        "password_change_failed",
+    )
+    .await?;
+    match outcome {
+        AuthOutcome::Ok(_) => {}
+        AuthOutcome::Throttled(secs) => {
+            let message = Some(throttled_message(secs));
+            let mut res =
+                account_page(&state, &user, StatusCode::TOO_MANY_REQUESTS, message).await?;
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             return Ok(res);
         }
-    }
-    if !password::verify(form.current_password, Some(user.user.password_hash.clone())).await? {
-        let mut conn = db::conn(&state.pool).await?;
-        throttle::record_failure(&mut conn, &email, &client.ip, now).await?;
-        let event = NewEvent {
-            kind: "password_change_failed",
-            user_id: Some(user.user.id),
-            session_id: Some(user.session.id),
-            ip: &client.ip,
-            detail: "",
-            created_at: now,
-        };
-        events::record(&mut conn, event).await?;
-        return account_page(
-            &state,
-            &user,
-            StatusCode::BAD_REQUEST,
-            Some("Your current password is not correct.".into()),
-        )
-        .await;
+        AuthOutcome::Failed => {
+            let message = Some("Your current password is not correct.".into());
+            return account_page(&state, &user, StatusCode::BAD_REQUEST, message).await;
+        }
     }
     if let Err(m) = password::check_new(&form.new_password) {
         return account_page(&state, &user, StatusCode::BAD_REQUEST, Some(m.into())).await;
     }
     let hash = password::hash(form.new_password).await?;
+    let now = state.clock.now();
+    let (user_id, session_id, ip) = (user.user.id, user.session.id, client.ip.clone());
     let mut conn = db::conn(&state.pool).await?;
-    throttle::clear(&mut conn, &email).await?;
-    users::set_password_hash(&mut conn, user.user.id, &hash, now).await?;
-    let event = NewEvent {
-        kind: "password_changed",
-        user_id: Some(user.user.id),
-        session_id: Some(user.session.id),
-        ip: &client.ip,
-        detail: "",
-        created_at: now,
-    };
-    events::record(&mut conn, event).await?;
-    let target = Target::AllOfUser {
-        user_id: user.user.id,
-        keep: Some(user.session.id),
-    };
-    state
-        .revoke(&mut conn, target, "password_change", &client.ip)
+    // New hash, audit event and the end of every other session: all or nothing.
+    let revoked = conn
+        .transaction::<_, diesel::result::Error, _>(async move |conn| {
+            users::set_password_hash(conn, user_id, &hash, now).await?;
+            let event = NewEvent {
+                kind: "password_changed",
+                user_id: Some(user_id),
+                session_id: Some(session_id),
+                ip: &ip,
+                detail: "",
+                created_at: now,
+            };
+            events::record(conn, event).await?;
+            let target = Target::AllOfUser {
+                user_id,
+                keep: Some(session_id),
+            };
+            sessions::revoke(conn, target, "password_change", now, &ip).await
+        })
         .await?;
+    state.revocations.note(&revoked);
     Ok(see_other("/account"))
 }

@@ -3,7 +3,7 @@
 
 use super::{next_from_query, render, safe_next, see_other};
 use crate::auth::client::ClientInfo;
-use crate::auth::extractors::{CurrentUser, MaybeUser};
+use crate::auth::extractors::{resolve_with, CurrentUser, MaybeUser};
 use crate::auth::login::{authenticate, AuthOutcome};
 use crate::auth::sessions::{self, Kind, Target};
 use crate::auth::typed_session::TypedSession;
@@ -60,7 +60,6 @@ pub async fn login(
     state: web::Data<AppState>,
     form: web::Form<LoginForm>,
     client: ClientInfo,
-    current: MaybeUser,
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
     super::require_anon_csrf(&req, &state, &form.csrf_token)?;
@@ -94,16 +93,20 @@ pub async fn login(
         ),
         AuthOutcome::Failed => fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE.to_owned(), None),
         AuthOutcome::Ok(user) => {
+            let current = resolve_with(&req, false).await?;
             let mut conn = db::conn(&state.pool).await?;
-            start_web_session(
+            if !start_web_session(
                 &mut conn,
                 &state,
                 &user,
                 &client,
                 &session,
-                current.0.as_ref(),
+                current.as_ref(),
             )
-            .await?;
+            .await?
+            {
+                return fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE.to_owned(), None);
+            }
             Ok(see_other(if next.is_empty() { "/account" } else { &next }))
         }
     }
@@ -115,7 +118,8 @@ pub fn throttled_message(secs: u64) -> String {
 }
 
 /// Creates a web session for `user` under a renewed cookie key. A live
-/// session this browser already had is revoked first.
+/// session this browser already had is revoked first. `false` when the
+/// password changed meanwhile (no session was created).
 pub async fn start_web_session(
     conn: &mut AsyncPgConnection,
     state: &AppState,
@@ -123,7 +127,7 @@ pub async fn start_web_session(
     client: &ClientInfo,
     session: &TypedSession,
     previous: Option<&CurrentUser>,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     if let Some(old) = previous {
         state
             .revoke(conn, Target::One(old.session.id), "superseded", &client.ip)
@@ -139,7 +143,9 @@ pub async fn start_web_session(
         client,
     )
     .await?;
+    // None: the password changed while this login was being checked.
+    let Some(row) = row else { return Ok(false) };
     let csrf_token = crypto::random_token()?;
     session.log_in(row.id, &csrf_token)?;
-    Ok(())
+    Ok(true)
 }

@@ -6,7 +6,7 @@ use super::login::start_web_session;
 use super::{render, see_other};
 use crate::auth::client::ClientInfo;
 use crate::auth::email::Email;
-use crate::auth::extractors::MaybeUser;
+use crate::auth::extractors::resolve_with;
 use crate::auth::typed_session::TypedSession;
 use crate::auth::{csrf, password};
 use crate::db;
@@ -57,7 +57,6 @@ pub async fn register(
     state: web::Data<AppState>,
     form: web::Form<RegisterForm>,
     client: ClientInfo,
-    current: MaybeUser,
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
     if !state.settings.registration_open {
@@ -101,14 +100,19 @@ pub async fn register(
     let user = users::find(&mut conn, new.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("user vanished after insert"))?;
-    start_web_session(
+    // A dead cookie is not purged here: logging in renews it instead.
+    let current = resolve_with(&req, false).await?;
+    if !start_web_session(
         &mut conn,
         &state,
         &user,
         &client,
         &session,
-        current.0.as_ref(),
+        current.as_ref(),
     )
-    .await?;
+    .await?
+    {
+        return Err(anyhow::anyhow!("password changed while registering").into());
+    }
     Ok(see_other("/account"))
 }
