@@ -16,7 +16,7 @@
 # after each endpoint and prints DB transactions per request. Postgres flushes
 # these counters lazily (a backend that goes idle can hold them back up to
 # 10 s), so the script waits SETTLE seconds before each reading. Background
-# queries (the revocation listener's 5 s `SELECT 1` heartbeat, the purge task)
+# queries (the revocation listener's `SELECT 1` heartbeat after each quiet second, the purge task)
 # can add a few transactions to any row; a per-request query adds ~1.0/request.
 #
 # Usage:   bash bench/run.sh
