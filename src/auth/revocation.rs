@@ -32,7 +32,7 @@ pub const LISTENER_APP_NAME: &str = "hybrid-auth-revocation-listener";
 const HEARTBEAT: StdDuration = StdDuration::from_secs(1);
 /// The view vouches only while the connection was seen alive this recently,
 /// so a silently dead connection (no RST) cannot keep it "fresh" for long.
-const ALIVE_WINDOW: StdDuration = StdDuration::from_secs(3);
+const ALIVE_WINDOW: StdDuration = StdDuration::from_secs(5);
 const RECONNECT_BACKOFF: StdDuration = StdDuration::from_millis(500);
 
 #[derive(Clone)]
