@@ -38,8 +38,28 @@ pub fn init() {
     let _ = dummy_hash();
 }
 
+/// At most this many hashes run at once (each takes 19 MiB and a core for
+/// ~20 ms): a burst of logins queues here instead of exhausting memory, and
+/// the async workers keep serving other requests meanwhile.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        tokio::sync::Semaphore::new(cores * 2)
+    })
+}
+
+async fn off_workers<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let _slot = hashing_slots().acquire().await?;
+    actix_web::web::block(work).await?
+}
+
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    actix_web::web::block(move || hash_now(&password)).await?
+    off_workers(move || hash_now(&password)).await
 }
 
 /// Verifies `password` against `hash`, or against the dummy hash when there is
@@ -48,7 +68,7 @@ pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bo
     if password.len() > MAX_LEN {
         return Ok(false);
     }
-    actix_web::web::block(move || -> anyhow::Result<bool> {
+    off_workers(move || -> anyhow::Result<bool> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
         let ok = hasher()?
@@ -56,7 +76,7 @@ pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bo
             .is_ok();
         Ok(ok && known)
     })
-    .await?
+    .await
 }
 
 /// Checks a new password's length. Returns a message fit for the form.

@@ -2,6 +2,7 @@
 //! driving Debian's chromium through chromedriver over plain HTTP + JSON.
 
 use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,7 +63,10 @@ impl Browser {
             .local_addr()
             .unwrap()
             .port();
+        // Its own process group, so that dropping the Browser (even when a test
+        // panics) takes chromium down with chromedriver.
         let driver = Command::new(chromedriver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -242,6 +246,9 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.driver.kill();
+        let _ = self.driver.wait();
     }
 }
