@@ -195,6 +195,22 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Unavailable(e) => ApiError::Unavailable(e),
+            AppError::Unexpected(e) => ApiError::Unexpected(e),
+            other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
+impl From<actix_web::Error> for AppError {
+    fn from(e: actix_web::Error) -> Self {
+        AppError::Unexpected(anyhow::anyhow!("{e}"))
+    }
+}
+
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         DbError::from(e).into()
@@ -202,17 +218,6 @@ impl From<diesel::result::Error> for ApiError {
 }
 
 pub const REALM: &str = "hybrid-auth";
-
-fn json_error(
-    status: StatusCode,
-    error: &str,
-    description: &str,
-) -> actix_web::HttpResponseBuilder {
-    let _ = (error, description);
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::CACHE_CONTROL, "no-store"));
-    res
-}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
@@ -264,7 +269,8 @@ impl ResponseError for ApiError {
                 ("server_error", "something went wrong on our side".into())
             }
         };
-        let mut res = json_error(status, code, &description);
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CACHE_CONTROL, "no-store"));
         match self {
             ApiError::NoToken => {
                 res.insert_header((

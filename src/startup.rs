@@ -42,42 +42,23 @@ impl Application {
         let mut conn = db::conn(&pool)
             .await
             .map_err(|e| unreachable_db(&settings, e.into()))?;
-        let cookie_key = match &settings.session_cookie_key {
-            Some(k) => k.clone(),
-            None => {
-                db::secrets::get_or_create(
-                    &mut conn,
-                    "session_cookie_key",
-                    &crypto::random_bytes::<64>()?,
-                    now,
-                )
-                .await?
-            }
-        };
-        let csrf_key = match &settings.csrf_key {
-            Some(k) => k.clone(),
-            None => {
-                db::secrets::get_or_create(
-                    &mut conn,
-                    "csrf_key",
-                    &crypto::random_bytes::<32>()?,
-                    now,
-                )
-                .await?
-            }
-        };
-        let refresh_key = match &settings.refresh_mac_key {
-            Some(k) => k.clone(),
-            None => {
-                db::secrets::get_or_create(
-                    &mut conn,
-                    "refresh_mac_key",
-                    &crypto::random_bytes::<32>()?,
-                    now,
-                )
-                .await?
-            }
-        };
+        let cookie_key = shared_secret(
+            &mut conn,
+            &settings.session_cookie_key,
+            "session_cookie_key",
+            64,
+            now,
+        )
+        .await?;
+        let csrf_key = shared_secret(&mut conn, &settings.csrf_key, "csrf_key", 32, now).await?;
+        let refresh_key = shared_secret(
+            &mut conn,
+            &settings.refresh_mac_key,
+            "refresh_mac_key",
+            32,
+            now,
+        )
+        .await?;
         let retention = keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
         let keys = Keys::load(&mut conn, now, retention).await?;
         drop(conn);
@@ -129,6 +110,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The environment override if set, else the instance-shared secret `name`
+/// from `app_secrets` (generated with `len` random bytes on first start).
+async fn shared_secret(
+    conn: &mut diesel_async::AsyncPgConnection,
+    overridden: &Option<Vec<u8>>,
+    name: &str,
+    len: usize,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<Vec<u8>> {
+    if let Some(k) = overridden {
+        return Ok(k.clone());
+    }
+    let fresh = crypto::random_vec(len)?;
+    Ok(db::secrets::get_or_create(conn, name, &fresh, now).await?)
 }
 
 fn unreachable_db(settings: &Settings, e: anyhow::Error) -> anyhow::Error {

@@ -34,9 +34,7 @@ impl AppState {
         self.revocations.note(&ids);
         Ok(ids)
     }
-}
 
-impl AppState {
     /// An access token for `session` with `scope` (already narrowed), signed
     /// with the active key; `exp` never passes the session's absolute expiry.
     pub fn mint_for_session(

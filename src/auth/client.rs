@@ -43,11 +43,11 @@ pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
 
 impl ClientInfo {
     pub fn from_req(req: &HttpRequest) -> Self {
-        let trusted = req
+        let trusted: &[IpAddr] = req
             .app_data::<web::Data<AppState>>()
-            .map(|s| s.settings.trusted_proxies.clone())
+            .map(|s| s.settings.trusted_proxies.as_slice())
             .unwrap_or_default();
-        let ip = client_ip(req, &trusted)
+        let ip = client_ip(req, trusted)
             .map(|ip| ip.to_string())
             .unwrap_or_default();
         let user_agent = req

@@ -13,6 +13,13 @@ pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     Ok(buf)
 }
 
+/// `len` bytes from the OS CSPRNG.
+pub fn random_vec(len: usize) -> anyhow::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("OS random source failed: {e}"))?;
+    Ok(buf)
+}
+
 /// A URL-safe random token with 256 bits of entropy.
 pub fn random_token() -> anyhow::Result<String> {
     Ok(b64(&random_bytes::<32>()?))

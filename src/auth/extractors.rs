@@ -119,9 +119,3 @@ impl FromRequest for MaybeUser {
         Box::pin(async move { Ok(MaybeUser(resolve(&req).await?)) })
     }
 }
-
-impl From<actix_web::Error> for AppError {
-    fn from(e: actix_web::Error) -> Self {
-        AppError::Unexpected(anyhow::anyhow!("{e}"))
-    }
-}

@@ -8,7 +8,7 @@ use crate::db::signing_keys::{self, SigningKeyRow};
 use diesel_async::AsyncPgConnection;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use time::{Duration, OffsetDateTime};
 
 /// PKCS#8 v1 prefix of an Ed25519 private key (RFC 8410); the 32-byte seed follows.
@@ -91,7 +91,7 @@ pub fn retention(access_ttl: Duration, leeway: Duration) -> Duration {
 #[derive(Clone)]
 pub struct Keys {
     ring: Arc<RwLock<Arc<KeyRing>>>,
-    last_reload: Arc<RwLock<OffsetDateTime>>,
+    last_reload: Arc<Mutex<OffsetDateTime>>,
     retention: Duration,
 }
 
@@ -110,7 +110,7 @@ impl Keys {
         let ring = KeyRing::from_rows(&rows)?;
         Ok(Keys {
             ring: Arc::new(RwLock::new(Arc::new(ring))),
-            last_reload: Arc::new(RwLock::new(now)),
+            last_reload: Arc::new(Mutex::new(now)),
             retention,
         })
     }
@@ -134,7 +134,7 @@ impl Keys {
             Ok(mut g) => *g = ring,
             Err(poisoned) => *poisoned.into_inner() = ring,
         }
-        if let Ok(mut t) = self.last_reload.write() {
+        if let Ok(mut t) = self.last_reload.lock() {
             *t = now;
         }
         Ok(())
@@ -143,7 +143,7 @@ impl Keys {
     /// Claims the right to reload now, atomically: true for at most one caller
     /// per `min_gap`, so a burst of garbage `kid`s costs one query at most.
     pub fn try_claim_reload(&self, now: OffsetDateTime, min_gap: Duration) -> bool {
-        let mut last = match self.last_reload.write() {
+        let mut last = match self.last_reload.lock() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };

@@ -111,21 +111,23 @@ impl RevocationView {
         }
     }
 
-    fn insert(&self, sid: Uuid, at: OffsetDateTime) {
-        let cutoff = self.clock.now() - self.window;
-        let mut set = match self.revoked.write() {
+    fn set(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Uuid, OffsetDateTime>> {
+        match self.revoked.write() {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
-        };
+        }
+    }
+
+    /// Adds `sid` and drops entries older than the window (their tokens have expired).
+    fn insert(&self, sid: Uuid, at: OffsetDateTime) {
+        let cutoff = self.clock.now() - self.window;
+        let mut set = self.set();
         set.insert(sid, at);
         set.retain(|_, t| *t > cutoff);
     }
 
     fn replace(&self, entries: HashMap<Uuid, OffsetDateTime>) {
-        match self.revoked.write() {
-            Ok(mut g) => *g = entries,
-            Err(poisoned) => *poisoned.into_inner() = entries,
-        }
+        *self.set() = entries;
     }
 
     /// Connects, LISTENs, then loads the recent revocations (in that order, so
@@ -203,9 +205,7 @@ impl RevocationView {
                         .map_err(|_| anyhow::anyhow!("heartbeat timed out"))??;
                     self.mark_alive();
                     let cutoff = self.clock.now() - self.window;
-                    if let Ok(mut set) = self.revoked.write() {
-                        set.retain(|_, t| *t > cutoff);
-                    }
+                    self.set().retain(|_, t| *t > cutoff);
                 }
             }
         }

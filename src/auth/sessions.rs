@@ -58,14 +58,7 @@ pub async fn create(
     scope: &str,
     client: &ClientInfo,
 ) -> QueryResult<Option<SessionRow>> {
-    let (settings, clock, user, scope, client) = (
-        settings.clone(),
-        clock.clone(),
-        user.clone(),
-        scope.to_owned(),
-        client.clone(),
-    );
-    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
         let current: Option<String> = crate::db::schema::users::table
             .find(user.id)
             .select(crate::db::schema::users::password_hash)
@@ -76,7 +69,7 @@ pub async fn create(
         if current.as_deref() != Some(user.password_hash.as_str()) {
             return Ok(None);
         }
-        insert_session(conn, &settings, &clock, &user, kind, &scope, &client)
+        insert_session(conn, settings, clock, user, kind, scope, client)
             .await
             .map(Some)
     })

@@ -38,20 +38,26 @@ async fn register_in_browser(app: &TestApp, browser: &Browser) -> String {
     email
 }
 
-#[actix_web::test]
-async fn api_calls_survive_token_expiry_and_a_logout_elsewhere_ends_at_login() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
+/// A fresh app, a user registered through the form, and the refresh demo
+/// open with its first API call done.
+async fn signed_in_on_the_refresh_page(browser: &Browser) -> TestApp {
     let app = browser_app().await;
-    register_in_browser(&app, &browser).await;
-
+    register_in_browser(&app, browser).await;
     browser.goto(&format!("{}/refresh", app.address)).await;
     browser
         .wait_for("the first API call", Duration::from_secs(10), async |b| {
             b.counter("apiOk").await >= 1
         })
         .await;
+    app
+}
+
+#[actix_web::test]
+async fn api_calls_survive_token_expiry_and_a_logout_elsewhere_ends_at_login() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = signed_in_on_the_refresh_page(&browser).await;
     let refreshes = browser.counter("refreshes").await;
     assert!(refreshes >= 1);
 
@@ -117,14 +123,7 @@ async fn concurrent_failures_share_one_refresh() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let app = browser_app().await;
-    register_in_browser(&app, &browser).await;
-    browser.goto(&format!("{}/refresh", app.address)).await;
-    browser
-        .wait_for("the first API call", Duration::from_secs(10), async |b| {
-            b.counter("apiOk").await >= 1
-        })
-        .await;
+    let app = signed_in_on_the_refresh_page(&browser).await;
     // Stop the timer so only the burst talks to the server.
     browser.click("#toggle-auto").await;
     let expiry_ms = browser

@@ -409,9 +409,14 @@ impl TestApp {
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
         let token = self.csrf_for("/login").await;
+        self.login_with_token(&token, email, password).await
+    }
+
+    /// Posts the login form with a given CSRF token.
+    pub async fn login_with_token(&self, token: &str, email: &str, password: &str) -> Response {
         self.post("/login")
             .form(&[
-                ("csrf_token", &token),
+                ("csrf_token", token),
                 ("email", email),
                 ("password", password),
             ])
@@ -594,6 +599,15 @@ impl TestApp {
             .await
     }
 
+    /// `POST /api/v1/auth/logout` with a bearer token.
+    pub async fn api_logout(&self, token: &str) -> Response {
+        self.post("/api/v1/auth/logout")
+            .no_cookies()
+            .bearer(token)
+            .send()
+            .await
+    }
+
     /// `GET path` with a bearer token and no cookies.
     pub async fn api_get(&self, path: &str, token: &str) -> Response {
         self.req(Method::GET, path)
@@ -609,4 +623,16 @@ pub fn jwt_part(token: &str, index: usize) -> serde_json::Value {
     let part = token.split('.').nth(index).expect("jwt part");
     let bytes = hybrid_auth::auth::crypto::b64_decode(part).expect("base64url");
     serde_json::from_slice(&bytes).expect("json")
+}
+
+/// Polls `check` (every 10 ms, for at most 10 s) until it holds.
+pub async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }

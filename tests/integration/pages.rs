@@ -280,13 +280,7 @@ async fn a_token_from_another_browser_does_not_pass() {
     app.clear_cookies();
     app.get("/login").await; // new nonce cookie
     let res = app
-        .post("/login")
-        .form(&[
-            ("csrf_token", &token),
-            ("email", "x@example.com"),
-            ("password", PASSWORD),
-        ])
-        .send()
+        .login_with_token(&token, "x@example.com", PASSWORD)
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 }
@@ -940,15 +934,7 @@ async fn signing_in_over_an_expired_session_cookie_works() {
     let email = app.signed_in_user().await;
     let token = app.csrf_for("/login").await; // rendered while still signed in
     app.clock.advance(Duration::hours(3));
-    let res = app
-        .post("/login")
-        .form(&[
-            ("csrf_token", &token),
-            ("email", &email),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await;
+    let res = app.login_with_token(&token, &email, PASSWORD).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.get("/account").await.status,

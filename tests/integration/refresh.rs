@@ -249,12 +249,7 @@ async fn revoke_endpoint_kills_the_family_and_always_answers_200() {
 async fn bearer_logout_ends_the_refresh_family() {
     let app = spawn_app().await;
     let (access, refresh) = app.api_tokens().await;
-    let res = app
-        .post("/api/v1/auth/logout")
-        .no_cookies()
-        .bearer(&access)
-        .send()
-        .await;
+    let res = app.api_logout(&access).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     assert_eq!(
         app.refresh_grant(&refresh, None).await.json()["error"],
@@ -346,11 +341,7 @@ async fn purge_removes_dead_rows_only() {
     let app = spawn_app().await;
     let (_, live) = app.api_tokens().await;
     let (access, _dead) = app.api_tokens().await;
-    app.post("/api/v1/auth/logout")
-        .no_cookies()
-        .bearer(&access)
-        .send()
-        .await;
+    app.api_logout(&access).await;
     let mut conn = app.conn().await;
     let purged =
         hybrid_auth::maintenance::purge(&mut conn, app.clock.now(), time::Duration::seconds(10))

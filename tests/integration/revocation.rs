@@ -7,17 +7,6 @@ use awc::http::StatusCode;
 use diesel_async::RunQueryDsl;
 use std::time::{Duration as StdDuration, Instant};
 
-async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < StdDuration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        actix_web::rt::time::sleep(StdDuration::from_millis(10)).await;
-    }
-}
-
 #[actix_web::test]
 async fn api_requests_are_checked_against_memory_not_the_database() {
     let app = spawn_app().await;
@@ -37,11 +26,7 @@ async fn api_requests_are_checked_against_memory_not_the_database() {
         "no database round trip while the view is fresh"
     );
     // A logout on this instance is effective on the very next request.
-    app.post("/api/v1/auth/logout")
-        .no_cookies()
-        .bearer(&access)
-        .send()
-        .await;
+    app.api_logout(&access).await;
     let res = app.api_get("/api/v1/ping", &access).await;
     assert_eq!(res.json()["error_description"], "access token revoked");
     assert_eq!(view.db_checks(), before);
@@ -60,12 +45,7 @@ async fn another_instance_learns_of_a_revocation_in_well_under_a_second() {
     );
 
     let start = Instant::now();
-    let res = a
-        .post("/api/v1/auth/logout")
-        .no_cookies()
-        .bearer(&access)
-        .send()
-        .await;
+    let res = a.api_logout(&access).await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     loop {
         if b.api_get("/api/v1/ping", &access).await.status == StatusCode::UNAUTHORIZED {

@@ -15,7 +15,7 @@ use crate::auth::sessions::{self, Kind};
 use crate::auth::tokens::Minted;
 use crate::auth::{csrf, refresh};
 use crate::db;
-use crate::error::{ApiError, AppError};
+use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
@@ -40,16 +40,6 @@ pub fn token_response(minted: &Minted, scope: &str, refresh_token: Option<&str>)
 
 pub fn scope_error(e: ScopeError) -> ApiError {
     ApiError::oauth("invalid_scope", e.to_string())
-}
-
-impl From<AppError> for ApiError {
-    fn from(e: AppError) -> Self {
-        match e {
-            AppError::Unavailable(e) => ApiError::Unavailable(e),
-            AppError::Unexpected(e) => ApiError::Unexpected(e),
-            other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
-        }
-    }
 }
 
 /// `POST /auth/token`. Checked in the contract's order: foreign origin → 403,
