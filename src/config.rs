@@ -1,6 +1,7 @@
-//! Settings from the environment (DESIGN.md §2). `.env` is read if present.
+//! Settings from the environment (docs/http-api.md#configuration). `.env` is read if present.
 //! A bad value stops start-up with an error naming the variable.
 
+use secrecy::SecretSlice;
 use std::net::IpAddr;
 use time::Duration;
 
@@ -24,9 +25,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// Optional overrides of the secrets otherwise generated and kept in Postgres
     /// (base64url; see README "Secrets").
-    pub session_cookie_key: Option<Vec<u8>>,
-    pub csrf_key: Option<Vec<u8>>,
-    pub refresh_mac_key: Option<Vec<u8>>,
+    pub session_cookie_key: Option<SecretSlice<u8>>,
+    pub csrf_key: Option<SecretSlice<u8>>,
+    pub refresh_mac_key: Option<SecretSlice<u8>>,
     /// Background purge interval (PURGE_INTERVAL, default 1h; `0s` disables).
     pub purge_interval: Duration,
     /// HTTP worker threads (WORKERS; default: one per core).
@@ -124,14 +125,19 @@ impl Settings {
                     .map_err(|_| err("TRUSTED_PROXIES", format!("`{s}` is not an IP address")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let key = |name: &'static str, min: usize| -> Result<Option<Vec<u8>>, ConfigError> {
+        let key = |name: &'static str,
+                   min: usize|
+         -> Result<Option<SecretSlice<u8>>, ConfigError> {
             get(name)
                 .map(|v| {
-                    crate::auth::crypto::b64_decode(v.trim())
-                        .filter(|k| k.len() >= min)
-                        .ok_or_else(|| {
-                            err(name, format!("must be base64url of at least {min} bytes"))
-                        })
+                    base64::Engine::decode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        v.trim().trim_end_matches('='),
+                    )
+                    .ok()
+                    .filter(|k| k.len() >= min)
+                    .map(SecretSlice::from)
+                    .ok_or_else(|| err(name, format!("must be base64url of at least {min} bytes")))
                 })
                 .transpose()
         };

@@ -1,9 +1,12 @@
-//! One error type per audience, one mapping each. `AppError` renders an HTML
-//! page; `ApiError` renders the JSON bodies of RFC 6749 §5.2 / RFC 6750 §3.
-//! Both log the whole cause chain of unexpected failures and show a generic
-//! message; both turn a database outage into 503 with `Retry-After`.
+//! One error type per audience, one mapping each. `AppError` is the error of
+//! the app's own layers (auth/ returns it for infrastructure failures) and
+//! renders an HTML page; `ApiError` renders the JSON bodies of RFC 6749 §5.2 /
+//! RFC 6750 §3. Both log the whole cause chain of unexpected failures and show
+//! a generic message; both turn a database outage into 503 with `Retry-After`.
+//! This module imports nothing above `db/` (see docs/architecture.md).
 
 use crate::db::DbError;
+use crate::web::PageContext;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -50,7 +53,7 @@ impl From<diesel::result::Error> for AppError {
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,
-    csrf_token: &'a str,
+    page: PageContext,
 }
 
 pub fn log_chain(context: &str, e: &(dyn std::error::Error + 'static)) {
@@ -79,7 +82,7 @@ impl ResponseError for AppError {
     fn error_response(&self) -> HttpResponse {
         let (title, message) = match self {
             AppError::LoginRequired { next } => {
-                let location = format!("/login?next={}", crate::routes::pages::encode_query(next));
+                let location = format!("/login?next={}", crate::web::encode_query(next));
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, location))
                     .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -113,14 +116,14 @@ pub fn html_error(status: StatusCode, title: &str, message: &str) -> HttpRespons
     let body = ErrorPage {
         title,
         message,
-        csrf_token: "",
+        page: PageContext::default(),
     }
     .render()
     .unwrap_or_else(|_| message.to_owned());
     let mut res = HttpResponse::build(status);
     res.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, crate::startup::CSP))
+        .insert_header((header::CONTENT_SECURITY_POLICY, crate::web::CSP))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     if status == StatusCode::SERVICE_UNAVAILABLE {
         res.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));

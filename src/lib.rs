@@ -1,7 +1,11 @@
 //! hybrid-auth: server-side sessions for HTML pages, short-lived scoped JWTs
 //! for the API, refresh for API clients, and one revocation model behind all
-//! of them. `startup::Application` assembles everything; `main.rs` and the
-//! tests both go through it.
+//! of them.
+//!
+//! Layers point down only (docs/architecture.md):
+//! `startup` (assembles) → `routes` (HTTP) → `auth` (policy) → `db` (SQL),
+//! with `error`, `web`, `config` and `clock` below them all. `main.rs` and the
+//! tests both go through `startup::Application::build`.
 
 pub mod auth;
 pub mod clock;
@@ -11,4 +15,6 @@ pub mod error;
 pub mod maintenance;
 pub mod routes;
 pub mod startup;
-pub mod state;
+pub mod web;
+
+pub use auth::AppState;

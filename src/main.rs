@@ -61,7 +61,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn admin_connection(settings: &Settings) -> anyhow::Result<hybrid_auth::db::PgConn> {
-    hybrid_auth::startup::prepare_database(settings).await?;
+    hybrid_auth::db::setup::prepare_database(settings).await?;
     let pool = hybrid_auth::db::build_pool(&settings.database_url, 1)?;
     Ok(hybrid_auth::db::conn(&pool).await?)
 }
@@ -72,9 +72,11 @@ async fn admin_connection(settings: &Settings) -> anyhow::Result<hybrid_auth::db
 async fn rotate_keys(settings: Settings) -> anyhow::Result<()> {
     let mut conn = admin_connection(&settings).await?;
     let clock = Clock::system();
-    let retention =
-        hybrid_auth::auth::keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
-    let kid = hybrid_auth::auth::keys::rotate(&mut conn, clock.now(), retention).await?;
+    let retention = hybrid_auth::auth::signing_keys::retention(
+        settings.access_token_ttl,
+        settings.clock_skew_leeway,
+    );
+    let kid = hybrid_auth::auth::signing_keys::rotate(&mut conn, clock.now(), retention).await?;
     println!("new active signing key: {kid}");
     Ok(())
 }

@@ -1,10 +1,19 @@
-//! Housekeeping that keeps the tables small: run periodically in the server
-//! (PURGE_INTERVAL) and on demand with `hybrid-auth purge`.
+//! Background jobs and housekeeping. Every instance runs the jobs; each is
+//! safe to run concurrently on several instances.
+//!
+//! * purge (PURGE_INTERVAL, and `hybrid-auth purge`): deletes expired and
+//!   dead rows so the tables stay small;
+//! * key reload (every minute): picks up signing keys rotated elsewhere;
+//! * nonce scrub (every few seconds): clears refresh-successor nonces once
+//!   their grace window has passed.
 
-use crate::auth::{refresh, session_store, throttle};
-use crate::db::schema::sessions;
-use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use crate::auth::{refresh_tokens, throttle, AppState};
+use crate::db::{self, refresh_tokens as refresh_rows, session_state, sessions};
+use actix_web::web;
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+use std::future::Future;
+use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
 
 /// Dead sessions are kept this long for the account history and audits.
@@ -24,25 +33,70 @@ pub async fn purge(
     now: OffsetDateTime,
     grace: Duration,
 ) -> QueryResult<Purged> {
-    let refresh_tokens = refresh::purge_dead(conn, now).await?;
-    refresh::scrub_nonces(conn, now, grace).await?;
-    let session_state = session_store::purge_expired(conn, now).await?;
+    let refresh_tokens = refresh_rows::delete_of_dead_sessions(conn, now).await?;
+    refresh_tokens::scrub_nonces(conn, now, grace).await?;
+    let session_state = session_state::purge_expired(conn, now).await?;
     let login_failures = throttle::purge_old(conn, now).await?;
-    let cutoff = now - SESSION_RETENTION;
-    let sessions = diesel::delete(
-        sessions::table.filter(
-            sessions::revoked_at
-                .lt(cutoff)
-                .or(sessions::absolute_expires_at.lt(cutoff))
-                .or(sessions::idle_expires_at.lt(cutoff)),
-        ),
-    )
-    .execute(conn)
-    .await?;
+    let sessions = sessions::delete_dead_before(conn, now - SESSION_RETENTION).await?;
     Ok(Purged {
         refresh_tokens,
         session_state,
         login_failures,
         sessions,
     })
+}
+
+/// Runs `job` every `period` with a pooled connection, logging failures.
+fn every<F, Fut>(state: web::Data<AppState>, period: StdDuration, what: &'static str, job: F)
+where
+    F: Fn(web::Data<AppState>, db::PgConn) -> Fut + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + 'static,
+{
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match db::conn(&state.pool).await {
+                Ok(conn) => {
+                    if let Err(e) = job(state.clone(), conn).await {
+                        tracing::warn!(error = %e, "{what} failed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "{what}: database unavailable"),
+            }
+        }
+    });
+}
+
+/// Starts the background jobs of one instance.
+pub fn spawn_jobs(state: web::Data<AppState>) {
+    every(
+        state.clone(),
+        StdDuration::from_secs(60),
+        "reloading signing keys",
+        |state, mut conn| async move { state.keys.reload(&mut conn, state.clock.now()).await },
+    );
+    // Successor nonces live for the grace window only (see auth::refresh_tokens).
+    let grace = state.settings.refresh_reuse_grace;
+    let scrub_period = StdDuration::from_secs(grace.whole_seconds().clamp(1, 5) as u64);
+    every(
+        state.clone(),
+        scrub_period,
+        "clearing refresh nonces",
+        move |state, mut conn| async move {
+            refresh_tokens::scrub_nonces(&mut conn, state.clock.now(), grace).await?;
+            Ok(())
+        },
+    );
+    let purge_every = state.settings.purge_interval;
+    if purge_every > Duration::ZERO {
+        let period = StdDuration::from_secs(purge_every.whole_seconds().max(1) as u64);
+        every(state, period, "purge", |state, mut conn| async move {
+            let now = state.clock.now();
+            let purged = purge(&mut conn, now, state.settings.refresh_reuse_grace).await?;
+            tracing::debug!(?purged, "purged expired rows");
+            Ok(())
+        });
+    }
 }

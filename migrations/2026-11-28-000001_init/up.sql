@@ -9,7 +9,7 @@ CREATE TABLE users (
     updated_at    timestamptz NOT NULL
 );
 
--- The revocation unit (DESIGN.md §1). A web cookie, its access tokens and an
+-- The revocation unit (docs/http-api.md#the-model). A web cookie, its access tokens and an
 -- API client's refresh family all point at one row; killing the row kills them.
 CREATE TABLE sessions (
     id                  uuid PRIMARY KEY,

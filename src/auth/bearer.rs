@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! async fn list(auth: Bearer) -> Result<HttpResponse, ApiError> {
-//!     auth.require(scopes::NOTES_READ)?;
+//!     auth.require(Scope::NotesRead)?;
 //!     ...
 //! }
 //! ```
@@ -11,11 +11,10 @@
 //! Errors follow RFC 6750 §3. The session cookie and `?access_token=` are
 //! never looked at.
 
-use super::scopes;
-use super::tokens::{self, AccessClaims, VerifyError, MAX_TOKEN_LEN};
-use crate::db;
+use super::access_tokens::{self, AccessClaims, Rejected, MAX_TOKEN_LEN};
+use super::scopes::{self, Scope};
+use super::state::AppState;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -38,12 +37,22 @@ impl Bearer {
     }
 
     /// 403 `insufficient_scope` unless the token carries `scope`.
-    pub fn require(&self, scope: &'static str) -> Result<(), ApiError> {
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if scopes::contains(&self.claims.scope, scope) {
             Ok(())
         } else {
-            Err(ApiError::InsufficientScope(scope))
+            Err(ApiError::InsufficientScope(scope.as_str()))
         }
+    }
+}
+
+/// The RFC 6750 error for a token that may not be used.
+pub fn rejection(r: Rejected) -> ApiError {
+    match r {
+        Rejected::Expired => ApiError::InvalidToken("access token expired"),
+        Rejected::Revoked => ApiError::InvalidToken("access token revoked"),
+        Rejected::Invalid => ApiError::InvalidToken("invalid access token"),
+        Rejected::Db(e) => e.into(),
     }
 }
 
@@ -86,42 +95,6 @@ pub fn token_from_header(req: &HttpRequest) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-/// Verifies signature and claims, reloading the keys once (rate-limited) when
-/// the `kid` is unknown: another instance may have rotated them.
-pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
-    let now = state.clock.unix();
-    let mut result = tokens::verify(&state.keys.current(), &state.settings, now, token);
-    if result.as_ref().err() == Some(&VerifyError::UnknownKey)
-        && state
-            .keys
-            .try_claim_reload(state.clock.now(), time::Duration::seconds(10))
-    {
-        let mut conn = db::conn(&state.pool).await?;
-        if let Err(e) = state.keys.reload(&mut conn, state.clock.now()).await {
-            return Err(ApiError::Unavailable(e));
-        }
-        result = tokens::verify(&state.keys.current(), &state.settings, now, token);
-    }
-    match result {
-        Ok(c) => Ok(c),
-        Err(VerifyError::Expired) => Err(ApiError::InvalidToken("access token expired")),
-        Err(_) => Err(ApiError::InvalidToken("invalid access token")),
-    }
-}
-
-/// Verifies `token` fully: signature, claims, then revocation.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, ApiError> {
-    let claims = verify_with_reload(state, token).await?;
-    if state
-        .revocations
-        .is_revoked(&state.pool, claims.sid)
-        .await?
-    {
-        return Err(ApiError::InvalidToken("access token revoked"));
-    }
-    Ok(claims)
-}
-
 impl FromRequest for Bearer {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -133,7 +106,9 @@ impl FromRequest for Bearer {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
             let token = token_from_header(&req)?;
-            let claims = authenticate(state, token).await?;
+            let claims = access_tokens::authenticate(state, token)
+                .await
+                .map_err(rejection)?;
             Ok(Bearer { claims })
         })
     }

@@ -1,7 +1,7 @@
 //! Who is calling: client IP (X-Forwarded-For only from TRUSTED_PROXIES) and
 //! User-Agent (cut to 200 characters), as recorded on sessions and events.
 
-use crate::state::AppState;
+use super::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use std::future::{ready, Ready};

@@ -9,9 +9,12 @@
 //!   Anonymous visitors therefore never cause a database write.
 
 use super::crypto;
-use crate::state::AppState;
+use super::current_user::CurrentUser;
+use super::state::AppState;
+use crate::error::AppError;
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
+use secrecy::ExposeSecret;
 
 pub fn origin_allowed(req: &HttpRequest, public_url: &str) -> bool {
     let headers = req.headers();
@@ -51,10 +54,13 @@ pub fn anon_token(
     state: &AppState,
 ) -> anyhow::Result<(String, Option<Cookie<'static>>)> {
     if let Some(nonce) = nonce_cookie(req, state) {
-        return Ok((anon_token_for(&state.csrf_key, &nonce), None));
+        return Ok((
+            anon_token_for(state.secrets.csrf_key.expose_secret(), &nonce),
+            None,
+        ));
     }
     let nonce = crypto::random_token()?;
-    let token = anon_token_for(&state.csrf_key, &nonce);
+    let token = anon_token_for(state.secrets.csrf_key.expose_secret(), &nonce);
     let cookie = Cookie::build(state.settings.csrf_cookie_name(), nonce)
         .path("/")
         .http_only(true)
@@ -67,7 +73,42 @@ pub fn anon_token(
 /// Verifies a submitted anonymous form token against the nonce cookie.
 pub fn verify_anon(req: &HttpRequest, state: &AppState, submitted: &str) -> bool {
     match nonce_cookie(req, state) {
-        Some(nonce) => tokens_match(&anon_token_for(&state.csrf_key, &nonce), submitted),
+        Some(nonce) => tokens_match(
+            &anon_token_for(state.secrets.csrf_key.expose_secret(), &nonce),
+            submitted,
+        ),
         None => false,
     }
+}
+
+/// Refuses cross-site state changes and checks the signed-in form token.
+pub fn require_session_csrf(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    submitted: &str,
+) -> Result<(), AppError> {
+    if !origin_allowed(req, &state.settings.public_url) {
+        return Err(AppError::Forbidden("cross-origin request"));
+    }
+    if !tokens_match(&user.csrf_token, submitted) {
+        return Err(AppError::Forbidden("bad csrf token"));
+    }
+    Ok(())
+}
+
+/// Refuses cross-site posts of the anonymous forms (login, register) and
+/// checks their double-submit token.
+pub fn require_anon_csrf(
+    req: &HttpRequest,
+    state: &AppState,
+    submitted: &str,
+) -> Result<(), AppError> {
+    if !origin_allowed(req, &state.settings.public_url) {
+        return Err(AppError::Forbidden("cross-origin request"));
+    }
+    if !verify_anon(req, state, submitted) {
+        return Err(AppError::Forbidden("bad csrf token"));
+    }
+    Ok(())
 }

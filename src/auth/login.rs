@@ -1,15 +1,20 @@
 //! Checking an email + password, the one way every entry point does it (login
 //! form, password grant): throttle first, before any hashing; then argon2 off
 //! the workers, with a dummy hash for unknown emails; failures are counted and
-//! recorded as auth events.
+//! recorded as auth events. `start_web_session` then binds a browser to a
+//! new session row.
 
 use super::client::ClientInfo;
-use super::{password, throttle};
+use super::current_user::CurrentUser;
+use super::sessions::{self, Kind, Target};
+use super::state::AppState;
+use super::typed_session::TypedSession;
+use super::{crypto, password, throttle};
 use crate::db;
-use crate::db::events::{self, NewEvent};
+use crate::db::auth_events::{self as events, NewEvent};
 use crate::db::users::{self, User};
 use crate::error::AppError;
-use crate::state::AppState;
+use diesel_async::AsyncPgConnection;
 
 pub enum AuthOutcome {
     Ok(User),
@@ -82,4 +87,32 @@ pub async fn check_password(
             Ok(AuthOutcome::Failed)
         }
     }
+}
+
+/// Creates a web session for `user` under a renewed cookie key (no
+/// fixation). A live session this browser already had is revoked first.
+/// `false` when the password changed meanwhile (no session was created).
+pub async fn start_web_session(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &User,
+    client: &ClientInfo,
+    cookie: &TypedSession,
+    previous: Option<&CurrentUser>,
+) -> Result<bool, AppError> {
+    if let Some(old) = previous {
+        sessions::revoke(
+            state,
+            conn,
+            Target::One(old.session.id),
+            "superseded",
+            &client.ip,
+        )
+        .await?;
+    }
+    let row = sessions::create(state, conn, user, Kind::Web, &user.scopes, client).await?;
+    let Some(row) = row else { return Ok(false) };
+    let csrf_token = crypto::random_token()?;
+    cookie.log_in(row.id, &csrf_token)?;
+    Ok(true)
 }

@@ -1,4 +1,4 @@
-//! The in-process revocation view (DESIGN.md §1).
+//! The in-process revocation view (docs/http-api.md#revocation-view).
 //!
 //! Access tokens are verified locally; the only question left is "was this
 //! session revoked?". Each instance keeps the set of session ids revoked
@@ -12,12 +12,9 @@
 //! check goes to the database until the listener has re-listened and
 //! reloaded. A database failure then is an error (503), never a "not revoked".
 
-use super::sessions::REVOKED_CHANNEL;
 use crate::clock::Clock;
-use crate::db::schema::sessions;
-use crate::db::{self, DbError, PgPool};
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use crate::db::{self, sessions, DbError, PgPool};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -93,13 +90,7 @@ impl RevocationView {
         }
         self.db_checks.fetch_add(1, Ordering::Relaxed);
         let mut conn = db::conn(pool).await?;
-        let row: Option<Option<OffsetDateTime>> = sessions::table
-            .find(sid)
-            .select(sessions::revoked_at)
-            .first(&mut conn)
-            .await
-            .optional()?;
-        Ok(!matches!(row, Some(None)))
+        Ok(sessions::is_revoked_or_gone(&mut conn, sid).await?)
     }
 
     /// Records revocations made by this instance at once (the NOTIFY will
@@ -140,20 +131,10 @@ impl RevocationView {
         )
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting the revocation listener"))??;
-        diesel::sql_query(format!("LISTEN {REVOKED_CHANNEL}"))
-            .execute(&mut conn)
-            .await?;
+        sessions::listen_revoked(&mut conn).await?;
         let since = self.clock.now() - self.window;
-        let rows: Vec<(Uuid, Option<OffsetDateTime>)> = sessions::table
-            .filter(sessions::revoked_at.gt(since))
-            .select((sessions::id, sessions::revoked_at))
-            .load(&mut conn)
-            .await?;
-        self.replace(
-            rows.into_iter()
-                .filter_map(|(id, at)| Some((id, at?)))
-                .collect(),
-        );
+        let rows = sessions::revoked_since(&mut conn, since).await?;
+        self.replace(rows.into_iter().collect());
         self.fresh.store(true, Ordering::SeqCst);
         Ok(conn)
     }
@@ -199,7 +180,7 @@ impl RevocationView {
                 Ok(None) => return Err(anyhow::anyhow!("notification stream ended")),
                 Err(_) => {
                     // Quiet for a while: make sure the connection is still alive.
-                    let ping = diesel::sql_query("SELECT 1").execute(&mut conn);
+                    let ping = db::ping_conn(&mut conn);
                     tokio::time::timeout(ALIVE_WINDOW, ping)
                         .await
                         .map_err(|_| anyhow::anyhow!("heartbeat timed out"))??;

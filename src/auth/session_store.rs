@@ -5,12 +5,9 @@
 
 use crate::auth::crypto;
 use crate::clock::Clock;
-use crate::db::schema::session_state;
-use crate::db::PgPool;
+use crate::db::{session_state, PgPool};
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -57,13 +54,8 @@ impl SessionStore for PgSessionStore {
             .get()
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
-        let row: Option<String> = session_state::table
-            .filter(session_state::key_hash.eq(key_hash(key)))
-            .filter(session_state::expires_at.gt(self.clock.now()))
-            .select(session_state::state)
-            .first(&mut conn)
+        let row = session_state::load(&mut conn, &key_hash(key), self.clock.now())
             .await
-            .optional()
             .map_err(|e| LoadError::Other(e.into()))?;
         // A state we cannot read is treated as no state: the visitor is anonymous.
         Ok(row.and_then(|text| serde_json::from_str(&text).ok()))
@@ -77,16 +69,15 @@ impl SessionStore for PgSessionStore {
             .get()
             .await
             .map_err(|e| SaveError::Other(e.into()))?;
-        diesel::insert_into(session_state::table)
-            .values((
-                session_state::key_hash.eq(key_hash(&key)),
-                session_state::session_id.eq(session_id_of(&state)),
-                session_state::state.eq(text),
-                session_state::expires_at.eq(self.expiry(ttl)),
-            ))
-            .execute(&mut conn)
-            .await
-            .map_err(|e| SaveError::Other(e.into()))?;
+        session_state::insert(
+            &mut conn,
+            &key_hash(&key),
+            session_id_of(&state),
+            &text,
+            self.expiry(ttl),
+        )
+        .await
+        .map_err(|e| SaveError::Other(e.into()))?;
         Ok(key)
     }
 
@@ -104,17 +95,14 @@ impl SessionStore for PgSessionStore {
                 .get()
                 .await
                 .map_err(|e| UpdateError::Other(e.into()))?;
-            diesel::update(
-                session_state::table
-                    .filter(session_state::key_hash.eq(key_hash(&key)))
-                    .filter(session_state::expires_at.gt(self.clock.now())),
+            session_state::update(
+                &mut conn,
+                &key_hash(&key),
+                session_id_of(&state),
+                &text,
+                self.expiry(ttl),
+                self.clock.now(),
             )
-            .set((
-                session_state::session_id.eq(session_id_of(&state)),
-                session_state::state.eq(text),
-                session_state::expires_at.eq(self.expiry(ttl)),
-            ))
-            .execute(&mut conn)
             .await
             .map_err(|e| UpdateError::Other(e.into()))?
         };
@@ -135,38 +123,13 @@ impl SessionStore for PgSessionStore {
         ttl: &CookieDuration,
     ) -> Result<(), anyhow::Error> {
         let mut conn = self.pool.get().await?;
-        diesel::update(session_state::table.filter(session_state::key_hash.eq(key_hash(key))))
-            .set(session_state::expires_at.eq(self.expiry(ttl)))
-            .execute(&mut conn)
-            .await?;
+        session_state::set_expiry(&mut conn, &key_hash(key), self.expiry(ttl)).await?;
         Ok(())
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
         let mut conn = self.pool.get().await?;
-        diesel::delete(session_state::table.filter(session_state::key_hash.eq(key_hash(key))))
-            .execute(&mut conn)
-            .await?;
+        session_state::delete(&mut conn, &key_hash(key)).await?;
         Ok(())
     }
-}
-
-/// Deletes the cookie state of the given sessions (part of revocation).
-pub async fn delete_for_sessions(
-    conn: &mut diesel_async::AsyncPgConnection,
-    ids: &[Uuid],
-) -> QueryResult<usize> {
-    diesel::delete(session_state::table.filter(session_state::session_id.eq_any(ids)))
-        .execute(conn)
-        .await
-}
-
-/// Deletes expired state rows (periodic purge).
-pub async fn purge_expired(
-    conn: &mut diesel_async::AsyncPgConnection,
-    now: OffsetDateTime,
-) -> QueryResult<usize> {
-    diesel::delete(session_state::table.filter(session_state::expires_at.le(now)))
-        .execute(conn)
-        .await
 }

@@ -1,12 +1,12 @@
-//! Login throttling (DESIGN.md §7). Failures are counted per lower-cased email
+//! Login throttling (docs/http-api.md#login-throttling). Failures are counted per lower-cased email
 //! (known or not) across the login form, the password grant and a wrong
 //! `current_password`, and per client IP with a limit ten times higher. At the
 //! limit within the window, attempts get 429 before any password check.
 
 use crate::auth::crypto;
-use crate::db::schema::login_failures;
-use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use crate::db::login_failures;
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use time::{Duration, OffsetDateTime};
 
 pub const WINDOW: Duration = Duration::minutes(15);
@@ -29,15 +29,7 @@ async fn retry_after(
     limit: u32,
     now: OffsetDateTime,
 ) -> QueryResult<Option<u64>> {
-    let since = now - WINDOW;
-    let recent: Vec<OffsetDateTime> = login_failures::table
-        .filter(login_failures::key.eq(key))
-        .filter(login_failures::failed_at.gt(since))
-        .order(login_failures::failed_at.desc())
-        .select(login_failures::failed_at)
-        .limit(i64::from(limit))
-        .load(conn)
-        .await?;
+    let recent = login_failures::recent(conn, key, now - WINDOW, limit).await?;
     if recent.len() < limit as usize {
         return Ok(None);
     }
@@ -51,14 +43,6 @@ async fn retry_after(
 #[derive(Debug, Clone, Copy)]
 pub struct Attempt {
     ip_row: Option<i64>,
-}
-
-async fn lock_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1)::int8)")
-        .bind::<diesel::sql_types::Text, _>(key)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Claims a login attempt for `email` from `ip`: `Err(seconds)` when either
@@ -75,9 +59,9 @@ pub async fn begin_attempt(
     let email_key = email_key(email);
     let ip_key = (!ip.is_empty()).then(|| ip_key(ip));
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
-        lock_key(conn, &email_key).await?;
+        login_failures::lock_key(conn, &email_key).await?;
         if let Some(k) = &ip_key {
-            lock_key(conn, k).await?;
+            login_failures::lock_key(conn, k).await?;
         }
         if let Some(wait) = retry_after(conn, &email_key, max_failures, now).await? {
             return Ok(Err(wait));
@@ -89,21 +73,9 @@ pub async fn begin_attempt(
                 return Ok(Err(wait));
             }
         }
-        diesel::insert_into(login_failures::table)
-            .values((
-                login_failures::key.eq(&email_key),
-                login_failures::failed_at.eq(now),
-            ))
-            .execute(conn)
-            .await?;
+        login_failures::insert(conn, &email_key, now).await?;
         let ip_row = match &ip_key {
-            Some(k) => Some(
-                diesel::insert_into(login_failures::table)
-                    .values((login_failures::key.eq(k), login_failures::failed_at.eq(now)))
-                    .returning(login_failures::id)
-                    .get_result::<i64>(conn)
-                    .await?,
-            ),
+            Some(k) => Some(login_failures::insert(conn, k, now).await?),
             None => None,
         };
         Ok(Ok(Attempt { ip_row }))
@@ -118,19 +90,13 @@ pub async fn succeed(
     email: &str,
     attempt: Attempt,
 ) -> QueryResult<()> {
-    diesel::delete(login_failures::table.filter(login_failures::key.eq(email_key(email))))
-        .execute(conn)
-        .await?;
+    login_failures::delete_key(conn, &email_key(email)).await?;
     if let Some(id) = attempt.ip_row {
-        diesel::delete(login_failures::table.find(id))
-            .execute(conn)
-            .await?;
+        login_failures::delete_row(conn, id).await?;
     }
     Ok(())
 }
 
 pub async fn purge_old(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<usize> {
-    diesel::delete(login_failures::table.filter(login_failures::failed_at.le(now - WINDOW)))
-        .execute(conn)
-        .await
+    login_failures::delete_before(conn, now - WINDOW).await
 }

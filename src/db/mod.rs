@@ -1,25 +1,27 @@
-//! Database access: the pool, start-up (create database, migrations), the
-//! error classification, and query functions grouped by table. Query functions
-//! take a connection, not the pool, so they compose inside transactions.
+//! The bottom layer: every SQL query of the app lives under `db/`, one file
+//! per table, plus the pool and the error classification. Query functions take
+//! a connection, not the pool, so callers can compose them in transactions.
+//! Row types are `X`, insert forms `NewX`. `setup` creates the database and
+//! runs the embedded migrations.
 
-pub mod events;
+pub mod app_secrets;
+pub mod auth_events;
+pub mod login_failures;
 pub mod notes;
+pub mod refresh_tokens;
 pub mod schema;
-pub mod secrets;
+pub mod session_state;
 pub mod sessions;
+pub mod setup;
 pub mod signing_keys;
 pub mod users;
 
-use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use std::time::Duration;
-
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 pub type PgPool = Pool<AsyncPgConnection>;
 pub type PgConn = Object<AsyncPgConnection>;
@@ -79,7 +81,7 @@ pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<PgPool>
     Ok(pool)
 }
 
-fn with_connect_timeout(url: &str) -> String {
+pub(crate) fn with_connect_timeout(url: &str) -> String {
     if url.contains("connect_timeout=") {
         url.to_owned()
     } else if url.contains('?') {
@@ -94,70 +96,15 @@ pub async fn conn(pool: &PgPool) -> Result<PgConn, DbError> {
     Ok(pool.get().await?)
 }
 
-/// Connects to the `postgres` maintenance database and creates `name` if it
-/// does not exist yet.
-pub async fn ensure_database(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    use diesel::sql_types::{Bool, Text};
-    #[derive(diesel::QueryableByName)]
-    struct Exists {
-        #[diesel(sql_type = Bool)]
-        exists: bool,
-    }
-    let mut conn = AsyncPgConnection::establish(&with_connect_timeout(admin_url)).await?;
-    let found: Exists =
-        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
-            .bind::<Text, _>(name)
-            .get_result(&mut conn)
-            .await?;
-    if !found.exists {
-        let quoted = name.replace('"', "\"\"");
-        match diesel::sql_query(format!("CREATE DATABASE \"{quoted}\""))
-            .execute(&mut conn)
-            .await
-        {
-            Ok(_) => tracing::info!(database = name, "created database"),
-            // Another instance may have won the race.
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) => {}
-            Err(e) if e.to_string().contains("already exists") => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+/// `SELECT 1` on a connection (liveness checks).
+pub async fn ping_conn(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT 1").execute(conn).await?;
     Ok(())
-}
-
-/// Runs pending embedded migrations. Diesel's migration harness is synchronous,
-/// so it runs on its own thread (with its own small runtime) and the caller
-/// awaits the result without blocking the actix worker.
-pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
-    let url = with_connect_timeout(database_url);
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let result = (|| -> anyhow::Result<()> {
-            // The wrapper blocks on the runtime it finds; give it one with
-            // timers (for connect_timeout) and its own worker to drive I/O.
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()?;
-            let _guard = runtime.enter();
-            let mut conn =
-                <AsyncConnectionWrapper<AsyncPgConnection> as diesel::Connection>::establish(&url)?;
-            conn.run_pending_migrations(MIGRATIONS)
-                .map_err(|e| anyhow::anyhow!("running migrations: {e}"))?;
-            Ok(())
-        })();
-        let _ = tx.send(result);
-    });
-    rx.await
-        .map_err(|_| anyhow::anyhow!("migration thread died"))?
 }
 
 /// `SELECT 1` through the pool, for `/readyz`.
 pub async fn ping(pool: &PgPool) -> Result<(), DbError> {
     let mut conn = conn(pool).await?;
-    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+    ping_conn(&mut conn).await?;
     Ok(())
 }

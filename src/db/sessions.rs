@@ -1,5 +1,5 @@
 //! `sessions` rows: the revocation unit. Revoking goes through
-//! `auth::sessions::revoke`, which is the only writer of `revoked_at`.
+//! `auth::sessions::revoke`, the only caller of `mark_revoked`.
 
 use super::schema::{sessions, users};
 use super::users::User;
@@ -115,4 +115,132 @@ pub async fn live_for_user(
         .select(SessionRow::as_select())
         .load(conn)
         .await
+}
+
+/// Postgres channel on which revoked session ids are announced to every
+/// instance (see `auth::revocation`).
+pub const REVOKED_CHANNEL: &str = "session_revoked";
+
+/// Which sessions to revoke.
+#[derive(Debug, Clone, Copy)]
+pub enum Target {
+    One(Uuid),
+    /// Every session of the user except `keep` (if given).
+    AllOfUser {
+        user_id: Uuid,
+        keep: Option<Uuid>,
+    },
+}
+
+/// Marks the live sessions of `target` revoked; returns `(id, user_id)` of
+/// each row that was live. Only `auth::sessions::revoke` calls this.
+pub async fn mark_revoked(
+    conn: &mut AsyncPgConnection,
+    target: Target,
+    reason: &str,
+    now: OffsetDateTime,
+) -> QueryResult<Vec<(Uuid, Uuid)>> {
+    let set = (
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(reason),
+    );
+    let live = sessions::revoked_at.is_null();
+    match target {
+        Target::One(id) => {
+            diesel::update(sessions::table.filter(sessions::id.eq(id)).filter(live))
+                .set(set)
+                .returning((sessions::id, sessions::user_id))
+                .get_results(conn)
+                .await
+        }
+        Target::AllOfUser { user_id, keep } => {
+            let keep = keep.unwrap_or_else(Uuid::nil);
+            diesel::update(
+                sessions::table
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::id.ne(keep))
+                    .filter(live),
+            )
+            .set(set)
+            .returning((sessions::id, sessions::user_id))
+            .get_results(conn)
+            .await
+        }
+    }
+}
+
+/// Announces a revoked session id on `REVOKED_CHANNEL` (delivered at commit).
+pub async fn notify_revoked(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(REVOKED_CHANNEL)
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Subscribes this connection to `REVOKED_CHANNEL`.
+pub async fn listen_revoked(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    diesel::sql_query(format!("LISTEN {REVOKED_CHANNEL}"))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Sessions revoked after `since`, with when.
+pub async fn revoked_since(
+    conn: &mut AsyncPgConnection,
+    since: OffsetDateTime,
+) -> QueryResult<Vec<(Uuid, OffsetDateTime)>> {
+    let rows: Vec<(Uuid, Option<OffsetDateTime>)> = sessions::table
+        .filter(sessions::revoked_at.gt(since))
+        .select((sessions::id, sessions::revoked_at))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, at)| Some((id, at?)))
+        .collect())
+}
+
+/// `true` when the session is revoked or does not exist.
+pub async fn is_revoked_or_gone(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+    let row: Option<Option<OffsetDateTime>> = sessions::table
+        .find(id)
+        .select(sessions::revoked_at)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(!matches!(row, Some(None)))
+}
+
+/// The session row, locked for the rest of the transaction.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<SessionRow>> {
+    sessions::table
+        .find(id)
+        .select(SessionRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Deletes sessions that died (revoked or expired) before `cutoff`.
+pub async fn delete_dead_before(
+    conn: &mut AsyncPgConnection,
+    cutoff: OffsetDateTime,
+) -> QueryResult<usize> {
+    diesel::delete(
+        sessions::table.filter(
+            sessions::revoked_at
+                .lt(cutoff)
+                .or(sessions::absolute_expires_at.lt(cutoff))
+                .or(sessions::idle_expires_at.lt(cutoff)),
+        ),
+    )
+    .execute(conn)
+    .await
 }

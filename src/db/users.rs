@@ -23,6 +23,7 @@ pub struct NewUser<'a> {
     pub id: Uuid,
     pub email: &'a str,
     pub password_hash: &'a str,
+    pub scopes: &'a str,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -67,4 +68,19 @@ pub async fn set_password_hash(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The stored password hash, locking the user row for the rest of the
+/// transaction (so a concurrent password change waits or is seen).
+pub async fn password_hash_for_update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<String>> {
+    users::table
+        .find(id)
+        .select(users::password_hash)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
 }

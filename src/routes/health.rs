@@ -1,8 +1,8 @@
 //! `/healthz` (liveness, no I/O) and `/readyz` (database reachable).
 
+use crate::auth::AppState;
 use crate::db;
 use crate::error::RETRY_AFTER_SECS;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 pub async fn healthz() -> HttpResponse {

@@ -1,7 +1,110 @@
-//! HTTP handlers: `pages` (server-rendered HTML, cookie sessions), `api`
-//! (JSON, bearer tokens only), `health`.
+//! The HTTP layer: each handler parses the request, calls `auth/` (or `db/`
+//! for plain resources), and maps the outcome to a response. This file is
+//! the route table: adding a route is one line in `api_routes` or
+//! `page_routes`.
+//!
+//! * `pages/`: server-rendered HTML, authenticated by the session cookie;
+//! * `browser_token.rs`: `POST /auth/token`, the browser's cookie-based refresh;
+//! * `api/`: JSON under `/api/v1`, bearer tokens only (never the cookie);
+//! * `health.rs`, `assets.rs`: probes and the static files.
 
 pub mod api;
 pub mod assets;
+pub mod browser_token;
 pub mod health;
 pub mod pages;
+
+use crate::error::{html_error, log_chain, AppError};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::web::{self, delete, get, post};
+
+/// Routes under `/api/v1` (bearer tokens; JSON errors).
+pub fn api_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/token", post().to(api::tokens::token))
+        .route("/auth/revoke", post().to(api::revoke::revoke))
+        .route("/auth/logout", post().to(api::revoke::logout))
+        .route("/me", get().to(api::me::me))
+        .route("/ping", get().to(api::me::ping))
+        .route("/notes", get().to(api::notes::list))
+        .route("/notes", post().to(api::notes::create))
+        .route("/notes/{id}", get().to(api::notes::get))
+        .route("/notes/{id}", delete().to(api::notes::delete));
+}
+
+/// Routes behind the session cookie (HTML pages, and the browser's refresh).
+pub fn page_routes(cfg: &mut web::ServiceConfig) {
+    use pages::{account, home, login, logout, refresh_demo, register};
+    cfg.route("/", get().to(home::home))
+        .route("/register", get().to(register::register_form))
+        .route("/register", post().to(register::register))
+        .route("/login", get().to(login::login_form))
+        .route("/login", post().to(login::login))
+        .route("/logout", get().to(logout::logout_form))
+        .route("/logout", post().to(logout::logout))
+        .route("/account", get().to(account::account))
+        .route(
+            "/account/sessions/revoke-others",
+            post().to(account::revoke_others),
+        )
+        .route(
+            "/account/sessions/{id}/revoke",
+            post().to(account::revoke_one),
+        )
+        .route("/account/password", post().to(account::change_password))
+        .route("/refresh", get().to(refresh_demo::refresh_demo))
+        .route("/auth/token", post().to(browser_token::browser_token));
+}
+
+/// Routes outside both scopes: probes, static files, the JWKS.
+pub fn public_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", get().to(health::healthz))
+        .route("/readyz", get().to(health::readyz))
+        .route("/static/{path:.*}", get().to(assets::asset))
+        .route("/.well-known/jwks.json", get().to(api::jwks::jwks));
+}
+
+/// HTML 404 for unknown page paths.
+pub async fn page_not_found() -> Result<actix_web::HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
+/// Form bodies: 64 KiB at most (413 past it); anything unreadable is 400.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|e, _| match e {
+            actix_web::error::UrlencodedError::Overflow { .. } => {
+                actix_web::error::InternalError::from_response(
+                    e,
+                    html_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Too large",
+                        "The form was too large.",
+                    ),
+                )
+                .into()
+            }
+            _ => AppError::BadRequest("The form could not be read.").into(),
+        })
+}
+
+/// The session store's only failure mode is the database: answer 503 with
+/// Retry-After instead of actix-session's bare 500.
+pub async fn session_store_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next.call(req).await.map_err(|e| {
+        let cause = anyhow::anyhow!("{e}");
+        log_chain("session store failed", cause.as_ref());
+        let res = html_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The service is temporarily unavailable. Please try again in a moment.",
+        );
+        actix_web::error::InternalError::from_response("session store unavailable", res).into()
+    })
+}

@@ -1,11 +1,23 @@
 //! One integration-test binary (faster to link than many). Every test gets
 //! its own database and its own server on a random port.
 
+mod access_tokens;
+mod account;
+mod bad_requests;
 mod browser;
+mod browser_token;
+mod database;
+mod forge;
+mod forged_tokens;
 mod helpers;
+mod login;
+mod notes;
+mod outage;
 mod pages;
 mod refresh;
+mod registration;
 mod revocation;
+mod session_expiry;
 mod session_store;
-mod tokens;
+mod throttling;
 mod webdriver;

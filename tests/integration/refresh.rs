@@ -3,6 +3,7 @@
 
 use crate::helpers::*;
 use awc::http::StatusCode;
+use hybrid_auth::auth::scopes::{default_grant, Scope};
 use serde_json::Value;
 use time::Duration;
 
@@ -29,7 +30,7 @@ async fn refreshing_rotates_the_token_and_keeps_the_session() {
         jwt_part(&access2, 1)["sid"],
         "same session"
     );
-    assert_eq!(res.json()["scope"], "profile:read notes:read notes:write");
+    assert_eq!(res.json()["scope"], default_grant());
     assert_eq!(
         app.api_get("/api/v1/me", &access2).await.status,
         StatusCode::OK
@@ -145,25 +146,28 @@ async fn concurrent_refreshes_of_one_token_yield_one_successor() {
 async fn scope_on_refresh_narrows_the_access_token_only() {
     let app = spawn_app().await;
     let (_, refresh) = app.api_tokens().await;
-    let res = app.refresh_grant(&refresh, Some("notes:read")).await;
-    assert_eq!(res.json()["scope"], "notes:read");
+    let notes_read = Scope::NotesRead.as_str();
+    let res = app.refresh_grant(&refresh, Some(notes_read)).await;
+    assert_eq!(res.json()["scope"], notes_read);
     let (narrow_access, next) = tokens(&res);
-    assert_eq!(jwt_part(&narrow_access, 1)["scope"], "notes:read");
+    assert_eq!(jwt_part(&narrow_access, 1)["scope"], notes_read);
     let res = app.refresh_grant(&next, None).await;
     assert_eq!(
         res.json()["scope"],
-        "profile:read notes:read notes:write",
+        default_grant(),
         "the family keeps its grant"
     );
 
     // A family granted less cannot widen.
     let email = app.api_user().await;
     let json = app
-        .password_grant(&email, PASSWORD, Some("notes:read"))
+        .password_grant(&email, PASSWORD, Some(notes_read))
         .await
         .json();
     let rt = json["refresh_token"].as_str().unwrap();
-    let res = app.refresh_grant(rt, Some("notes:write")).await;
+    let res = app
+        .refresh_grant(rt, Some(Scope::NotesWrite.as_str()))
+        .await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
     assert_eq!(res.json()["error"], "invalid_scope");
 }
@@ -357,11 +361,11 @@ async fn a_refused_scope_spends_nothing() {
     let app = spawn_app().await;
     let email = app.api_user().await;
     let json = app
-        .password_grant(&email, PASSWORD, Some("notes:read"))
+        .password_grant(&email, PASSWORD, Some(Scope::NotesRead.as_str()))
         .await
         .json();
     let rt = json["refresh_token"].as_str().unwrap().to_owned();
-    for scope in ["notes:write", "admin"] {
+    for scope in [Scope::NotesWrite.as_str(), "admin"] {
         let res = app.refresh_grant(&rt, Some(scope)).await;
         assert_eq!(res.status, StatusCode::BAD_REQUEST);
         assert_eq!(res.json()["error"], "invalid_scope");
@@ -383,7 +387,7 @@ async fn successor_nonces_are_cleared_after_the_grace_window() {
     assert_eq!(app.scalar_i64(nonces).await, 1);
     let mut conn = app.conn().await;
     let grace = app.state.settings.refresh_reuse_grace;
-    hybrid_auth::auth::refresh::scrub_nonces(&mut conn, app.clock.now(), grace)
+    hybrid_auth::auth::refresh_tokens::scrub_nonces(&mut conn, app.clock.now(), grace)
         .await
         .unwrap();
     assert_eq!(
@@ -392,7 +396,7 @@ async fn successor_nonces_are_cleared_after_the_grace_window() {
         "kept during the grace window"
     );
     app.clock.advance(Duration::seconds(11));
-    hybrid_auth::auth::refresh::scrub_nonces(&mut conn, app.clock.now(), grace)
+    hybrid_auth::auth::refresh_tokens::scrub_nonces(&mut conn, app.clock.now(), grace)
         .await
         .unwrap();
     drop(conn);

@@ -1,6 +1,7 @@
 //! The Postgres `SessionStore` on its own.
 
-use crate::helpers::{fresh_database, spawn_app_on, test_settings};
+use crate::database::fresh_database;
+use crate::helpers::{spawn_app_on, test_settings};
 use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::cookie::time::Duration as CookieDuration;
 use hybrid_auth::auth::session_store::PgSessionStore;

@@ -1,7 +1,7 @@
 //! `GET /.well-known/jwks.json`: the public keys (current and still-verifiable
 //! retired ones) so other services can verify our tokens themselves.
 
-use crate::state::AppState;
+use crate::auth::AppState;
 use actix_web::{web, HttpResponse};
 
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {

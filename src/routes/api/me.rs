@@ -2,14 +2,14 @@
 //! answered from the verified token alone).
 
 use crate::auth::bearer::Bearer;
-use crate::auth::scopes;
+use crate::auth::scopes::Scope;
+use crate::auth::AppState;
 use crate::db::{self, users};
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpResponse};
 
 pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse, ApiError> {
-    auth.require(scopes::PROFILE_READ)?;
+    auth.require(Scope::ProfileRead)?;
     let mut conn = db::conn(&state.pool).await?;
     let user = users::find(&mut conn, auth.user_id())
         .await?

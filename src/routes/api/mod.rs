@@ -1,12 +1,12 @@
 //! The JSON API: bearer tokens only (never the session cookie), RFC 6749 /
 //! RFC 6750 errors. Add your own resources next to `notes.rs`.
 
-pub mod body;
 pub mod jwks;
 pub mod me;
 pub mod notes;
+pub mod params;
 pub mod revoke;
-pub mod token;
+pub mod tokens;
 
 use crate::error::ApiError;
 

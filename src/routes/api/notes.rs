@@ -1,13 +1,13 @@
 //! The example resource: `/api/v1/notes`. Copy this file to add your own.
 //! Each handler takes `Bearer` and states its scope in its first line.
 
-use super::body::read_body;
+use super::params::read_body;
 use crate::auth::bearer::Bearer;
-use crate::auth::scopes;
+use crate::auth::scopes::Scope;
+use crate::auth::AppState;
 use crate::db;
 use crate::db::notes::{self, Note};
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -47,7 +47,7 @@ fn note_id(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 pub async fn list(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse, ApiError> {
-    auth.require(scopes::NOTES_READ)?;
+    auth.require(Scope::NotesRead)?;
     let mut conn = db::conn(&state.pool).await?;
     let list: Vec<NoteJson> = notes::list(&mut conn, auth.user_id())
         .await?
@@ -63,7 +63,7 @@ pub async fn create(
     auth: Bearer,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(scopes::NOTES_WRITE)?;
+    auth.require(Scope::NotesWrite)?;
     let is_json = req
         .headers()
         .get("content-type")
@@ -114,7 +114,7 @@ pub async fn get(
     auth: Bearer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(scopes::NOTES_READ)?;
+    auth.require(Scope::NotesRead)?;
     let id = note_id(&path)?;
     let mut conn = db::conn(&state.pool).await?;
     let note = notes::find(&mut conn, auth.user_id(), id)
@@ -128,7 +128,7 @@ pub async fn delete(
     auth: Bearer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(scopes::NOTES_WRITE)?;
+    auth.require(Scope::NotesWrite)?;
     let id = note_id(&path)?;
     let mut conn = db::conn(&state.pool).await?;
     if notes::delete(&mut conn, auth.user_id(), id).await? {

@@ -5,15 +5,15 @@
 //!   unknown or invalid tokens, so it tells an attacker nothing.
 //! * `POST /api/v1/auth/logout` (Bearer): revokes the caller's session; 204.
 
-use super::body::{read_params, required};
-use crate::auth::bearer::verify_with_reload;
+use super::params::{read_params, required};
+use crate::auth::access_tokens::{verify_with_reload, Rejected};
 use crate::auth::bearer::Bearer;
 use crate::auth::client::ClientInfo;
-use crate::auth::refresh;
-use crate::auth::sessions::Target;
+use crate::auth::refresh_tokens;
+use crate::auth::sessions::{self, Target};
+use crate::auth::AppState;
 use crate::db;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 pub async fn revoke(
@@ -25,19 +25,18 @@ pub async fn revoke(
     let params = read_params(&req, payload).await?;
     let token = required(&params, "token")?;
     let mut conn = db::conn(&state.pool).await?;
-    let session = if token.starts_with(refresh::PREFIX) {
-        refresh::session_of(&mut conn, token).await?
+    let session = if token.starts_with(refresh_tokens::PREFIX) {
+        refresh_tokens::session_of(&mut conn, token).await?
     } else {
         match verify_with_reload(&state, token).await {
             Ok(claims) => Some(claims.sid),
-            Err(ApiError::Unavailable(e)) => return Err(ApiError::Unavailable(e)),
+            Err(Rejected::Db(e)) => return Err(e.into()),
             Err(_) => None,
         }
     };
     if let Some(sid) = session {
-        state
-            .revoke(&mut conn, Target::One(sid), "token_revoked", &client.ip)
-            .await?;
+        let target = Target::One(sid);
+        sessions::revoke(&state, &mut conn, target, "token_revoked", &client.ip).await?;
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -51,13 +50,7 @@ pub async fn logout(
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = db::conn(&state.pool).await?;
-    state
-        .revoke(
-            &mut conn,
-            Target::One(auth.session_id()),
-            "logout",
-            &client.ip,
-        )
-        .await?;
+    let target = Target::One(auth.session_id());
+    sessions::revoke(&state, &mut conn, target, "logout", &client.ip).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,24 +2,20 @@
 //! sessions, change password (which ends every other session).
 
 use super::login::throttled_message;
-use super::{format_time, render, require_session_csrf, see_other};
+use super::{format_time, render, see_other};
+use crate::auth::account::{self, PasswordChange};
 use crate::auth::client::ClientInfo;
-use crate::auth::extractors::CurrentUser;
-use crate::auth::login::{check_password, AuthOutcome};
-use crate::auth::password;
-use crate::auth::sessions;
-use crate::auth::sessions::Target;
+use crate::auth::csrf::require_session_csrf;
+use crate::auth::current_user::CurrentUser;
 use crate::auth::typed_session::TypedSession;
+use crate::auth::AppState;
 use crate::db;
-use crate::db::events::{self, NewEvent};
-use crate::db::sessions as rows;
-use crate::db::users;
+use crate::db::sessions as session_rows;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::PageContext;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 struct SessionView {
@@ -35,7 +31,7 @@ struct SessionView {
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage {
-    csrf_token: String,
+    page: PageContext,
     email: String,
     sessions: Vec<SessionView>,
     message: Option<String>,
@@ -48,7 +44,7 @@ async fn account_page(
     message: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = db::conn(&state.pool).await?;
-    let live = rows::live_for_user(&mut conn, user.user.id, state.clock.now()).await?;
+    let live = session_rows::live_for_user(&mut conn, user.user.id, state.clock.now()).await?;
     let sessions = live
         .into_iter()
         .map(|s| SessionView {
@@ -66,7 +62,7 @@ async fn account_page(
         })
         .collect();
     let page = AccountPage {
-        csrf_token: user.csrf_token.clone(),
+        page: user.page(),
         email: user.user.email.clone(),
         sessions,
         message,
@@ -98,19 +94,13 @@ pub async fn revoke_one(
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let id = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
-    let mut conn = db::conn(&state.pool).await?;
-    match rows::find(&mut conn, id).await? {
-        Some(s) if s.user_id == user.user.id => {
-            state
-                .revoke(&mut conn, Target::One(id), "revoked_by_user", &client.ip)
-                .await?;
-            if id == user.session.id {
-                session.purge();
-            }
-            Ok(see_other("/account"))
-        }
-        _ => Err(AppError::NotFound),
+    account::revoke_own_session(&state, &user, id, &client)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if id == user.session.id {
+        session.purge();
     }
+    Ok(see_other("/account"))
 }
 
 pub async fn revoke_others(
@@ -121,14 +111,7 @@ pub async fn revoke_others(
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
-    let mut conn = db::conn(&state.pool).await?;
-    let target = Target::AllOfUser {
-        user_id: user.user.id,
-        keep: Some(user.session.id),
-    };
-    state
-        .revoke(&mut conn, target, "other_sessions_logged_out", &client.ip)
-        .await?;
+    account::revoke_other_sessions(&state, &user, &client).await?;
     Ok(see_other("/account"))
 }
 
@@ -149,19 +132,17 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let form = form.into_inner();
-    let email = user.user.email.clone();
-    let outcome = check_password(
+    let outcome = account::change_password(
         &state,
-        &email,
-        Some(user.user.clone()),
+        &user,
         form.current_password,
+        form.new_password,
         &client,
-        "password_change_failed",
     )
     .await?;
-    match outcome {
-        AuthOutcome::Ok(_) => {}
-        AuthOutcome::Throttled(secs) => {
+    let (status, message) = match outcome {
+        PasswordChange::Changed => return Ok(see_other("/account")),
+        PasswordChange::Throttled(secs) => {
             let message = Some(throttled_message(secs));
             let mut res =
                 account_page(&state, &user, StatusCode::TOO_MANY_REQUESTS, message).await?;
@@ -169,38 +150,17 @@ pub async fn change_password(
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             return Ok(res);
         }
-        AuthOutcome::Failed => {
-            let message = Some("Your current password is not correct.".into());
-            return account_page(&state, &user, StatusCode::BAD_REQUEST, message).await;
+        PasswordChange::WrongCurrentPassword => (
+            StatusCode::BAD_REQUEST,
+            "Your current password is not correct.",
+        ),
+        PasswordChange::Rejected(m) => (StatusCode::BAD_REQUEST, m),
+        PasswordChange::Conflict => {
+            // The session ended, or the password changed elsewhere, meanwhile.
+            return Err(AppError::LoginRequired {
+                next: "/account".to_owned(),
+            });
         }
-    }
-    if let Err(m) = password::check_new(&form.new_password) {
-        return account_page(&state, &user, StatusCode::BAD_REQUEST, Some(m.into())).await;
-    }
-    let hash = password::hash(form.new_password).await?;
-    let now = state.clock.now();
-    let (user_id, session_id, ip) = (user.user.id, user.session.id, client.ip.clone());
-    let mut conn = db::conn(&state.pool).await?;
-    // New hash, audit event and the end of every other session: all or nothing.
-    let revoked = conn
-        .transaction::<_, diesel::result::Error, _>(async move |conn| {
-            users::set_password_hash(conn, user_id, &hash, now).await?;
-            let event = NewEvent {
-                kind: "password_changed",
-                user_id: Some(user_id),
-                session_id: Some(session_id),
-                ip: &ip,
-                detail: "",
-                created_at: now,
-            };
-            events::record(conn, event).await?;
-            let target = Target::AllOfUser {
-                user_id,
-                keep: Some(session_id),
-            };
-            sessions::revoke(conn, target, "password_change", now, &ip).await
-        })
-        .await?;
-    state.revocations.note(&revoked);
-    Ok(see_other("/account"))
+    };
+    account_page(&state, &user, status, Some(message.to_owned())).await
 }

@@ -1,9 +1,10 @@
 //! `GET /`: the landing page.
 
-use super::{page_csrf, render};
-use crate::auth::extractors::MaybeUser;
+use super::{page_context, render};
+use crate::auth::current_user::MaybeUser;
+use crate::auth::AppState;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::PageContext;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -11,7 +12,7 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
-    csrf_token: String,
+    page: PageContext,
     email: Option<String>,
 }
 
@@ -20,9 +21,9 @@ pub async fn home(
     state: web::Data<AppState>,
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
-    let (csrf_token, cookie) = page_csrf(&req, &state, user.0.as_ref())?;
+    let (page, cookie) = page_context(&req, &state, user.0.as_ref())?;
     let page = HomePage {
-        csrf_token,
+        page,
         email: user.0.map(|u| u.user.email),
     };
     render(StatusCode::OK, &page, cookie)

@@ -1,14 +1,16 @@
 //! `GET /logout` (a confirmation page) and `POST /logout` (revokes the
 //! session: cookie state, access tokens, everything derived from it).
 
-use super::{page_csrf, render, require_session_csrf, see_other};
+use super::{page_context, render, see_other};
 use crate::auth::client::ClientInfo;
-use crate::auth::extractors::MaybeUser;
-use crate::auth::sessions::Target;
+use crate::auth::csrf::require_session_csrf;
+use crate::auth::current_user::MaybeUser;
+use crate::auth::sessions::{self, Target};
 use crate::auth::typed_session::TypedSession;
+use crate::auth::AppState;
 use crate::db;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::PageContext;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -16,7 +18,7 @@ use askama::Template;
 #[derive(Template)]
 #[template(path = "logout.html")]
 struct LogoutPage {
-    csrf_token: String,
+    page: PageContext,
     signed_in: bool,
 }
 
@@ -31,15 +33,9 @@ pub async fn logout_form(
     state: web::Data<AppState>,
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
-    let (csrf_token, cookie) = page_csrf(&req, &state, user.0.as_ref())?;
-    render(
-        StatusCode::OK,
-        &LogoutPage {
-            csrf_token,
-            signed_in: user.0.is_some(),
-        },
-        cookie,
-    )
+    let (page, cookie) = page_context(&req, &state, user.0.as_ref())?;
+    let signed_in = user.0.is_some();
+    render(StatusCode::OK, &LogoutPage { page, signed_in }, cookie)
 }
 
 pub async fn logout(
@@ -57,14 +53,8 @@ pub async fn logout(
     };
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let mut conn = db::conn(&state.pool).await?;
-    state
-        .revoke(
-            &mut conn,
-            Target::One(user.session.id),
-            "logout",
-            &client.ip,
-        )
-        .await?;
+    let target = Target::One(user.session.id);
+    sessions::revoke(&state, &mut conn, target, "logout", &client.ip).await?;
     session.purge();
     Ok(see_other("/login"))
 }

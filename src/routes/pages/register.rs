@@ -2,17 +2,17 @@
 //! same generic message as any other refusal of the pair, and the password is
 //! hashed before the insert either way so timing does not tell.
 
-use super::login::start_web_session;
 use super::{render, see_other};
 use crate::auth::client::ClientInfo;
+use crate::auth::current_user::resolve_with;
 use crate::auth::email::Email;
-use crate::auth::extractors::resolve_with;
+use crate::auth::login::start_web_session;
 use crate::auth::typed_session::TypedSession;
-use crate::auth::{csrf, password};
+use crate::auth::{csrf, password, scopes, AppState};
 use crate::db;
 use crate::db::users::{self, NewUser};
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::PageContext;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -23,7 +23,7 @@ pub const DUPLICATE: &str = "We could not create an account with these details. 
 #[derive(Template)]
 #[template(path = "register.html")]
 struct RegisterPage<'a> {
-    csrf_token: &'a str,
+    page: PageContext,
     email: &'a str,
     error: Option<&'a str>,
     closed: bool,
@@ -44,7 +44,10 @@ pub async fn register_form(
 ) -> Result<HttpResponse, AppError> {
     let (csrf_token, cookie) = csrf::anon_token(&req, &state)?;
     let page = RegisterPage {
-        csrf_token: &csrf_token,
+        page: PageContext {
+            csrf_token,
+            signed_in_as: None,
+        },
         email: "",
         error: None,
         closed: !state.settings.registration_open,
@@ -62,12 +65,15 @@ pub async fn register(
     if !state.settings.registration_open {
         return Err(AppError::Forbidden("registration is closed"));
     }
-    super::require_anon_csrf(&req, &state, &form.csrf_token)?;
+    csrf::require_anon_csrf(&req, &state, &form.csrf_token)?;
     let form = form.into_inner();
     let (csrf_token, _) = csrf::anon_token(&req, &state)?;
     let fail = |message: &str| {
         let page = RegisterPage {
-            csrf_token: &csrf_token,
+            page: PageContext {
+                csrf_token: csrf_token.clone(),
+                signed_in_as: None,
+            },
             email: form.email.trim(),
             error: Some(message),
             closed: false,
@@ -87,10 +93,12 @@ pub async fn register(
     let hash = password::hash(form.password.clone()).await?;
     let now = state.clock.now();
     let mut conn = db::conn(&state.pool).await?;
+    let grant = scopes::default_grant();
     let new = NewUser {
         id: Uuid::now_v7(),
         email: email.as_str(),
         password_hash: &hash,
+        scopes: &grant,
         created_at: now,
         updated_at: now,
     };
@@ -103,8 +111,8 @@ pub async fn register(
     // A dead cookie is not purged here: logging in renews it instead.
     let current = resolve_with(&req, false).await?;
     if !start_web_session(
-        &mut conn,
         &state,
+        &mut conn,
         &user,
         &client,
         &session,

@@ -4,10 +4,14 @@
 //! known `kid`, ignores any key material in the header (`jwk`, `jku`, `x5u`,
 //! `x5c` are never read), checks `typ`, `iss`, `aud`, and applies
 //! CLOCK_SKEW_LEEWAY to `exp`/`nbf`/`iat` against the injected clock.
-//! Revocation is checked afterwards by the bearer extractor.
+//! `authenticate` adds the revocation check: the whole answer to "may this
+//! token be used now?", which the `Bearer` extractor asks.
 
-use super::keys::KeyRing;
+use super::signing_keys::KeyRing;
+use super::state::AppState;
 use crate::config::Settings;
+use crate::db::sessions::SessionRow;
+use crate::db::DbError;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -146,6 +150,77 @@ pub fn verify(
     }
     if claims.exp + leeway <= now {
         return Err(VerifyError::Expired);
+    }
+    Ok(claims)
+}
+
+/// An access token for `session` with `scope` (already narrowed), signed
+/// with the active key; `exp` never passes the session's absolute expiry.
+pub fn mint_for_session(
+    state: &AppState,
+    session: &SessionRow,
+    scope: &str,
+) -> anyhow::Result<Minted> {
+    mint(
+        &state.keys.current(),
+        &state.settings,
+        state.clock.unix(),
+        session.user_id,
+        session.id,
+        scope,
+        session.absolute_expires_at.unix_timestamp(),
+    )
+}
+
+/// Why a token may not be used.
+#[derive(Debug)]
+pub enum Rejected {
+    Expired,
+    Invalid,
+    Revoked,
+    /// The database was needed (key reload, revocation fallback) and failed.
+    Db(DbError),
+}
+
+impl From<DbError> for Rejected {
+    fn from(e: DbError) -> Self {
+        Rejected::Db(e)
+    }
+}
+
+/// Verifies signature and claims, reloading the keys once (rate-limited) when
+/// the `kid` is unknown: another instance may have rotated them.
+pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<AccessClaims, Rejected> {
+    let now = state.clock.unix();
+    let mut result = verify(&state.keys.current(), &state.settings, now, token);
+    if result.as_ref().err() == Some(&VerifyError::UnknownKey)
+        && state
+            .keys
+            .try_claim_reload(state.clock.now(), time::Duration::seconds(10))
+    {
+        let mut conn = crate::db::conn(&state.pool).await?;
+        if let Err(e) = state.keys.reload(&mut conn, state.clock.now()).await {
+            return Err(Rejected::Db(DbError::Unavailable(e)));
+        }
+        result = verify(&state.keys.current(), &state.settings, now, token);
+    }
+    match result {
+        Ok(c) => Ok(c),
+        Err(VerifyError::Expired) => Err(Rejected::Expired),
+        Err(_) => Err(Rejected::Invalid),
+    }
+}
+
+/// Verifies `token` fully: signature, claims, then revocation (in memory
+/// while the revocation view is fresh, else in the database).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, Rejected> {
+    let claims = verify_with_reload(state, token).await?;
+    if state
+        .revocations
+        .is_revoked(&state.pool, claims.sid)
+        .await?
+    {
+        return Err(Rejected::Revoked);
     }
     Ok(claims)
 }

@@ -8,13 +8,14 @@
 //! expiry is anonymous, and its state is purged. The API's `Bearer` extractor
 //! lives in `auth::bearer`.
 
-use super::sessions::touch_if_stale;
+use super::sessions::{touch_if_stale, Kind};
+use super::state::AppState;
 use super::typed_session::TypedSession;
 use crate::db;
 use crate::db::sessions::{self as rows, SessionRow};
 use crate::db::users::User;
 use crate::error::AppError;
-use crate::state::AppState;
+use crate::web::{path_and_query, PageContext};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::Future;
@@ -26,6 +27,16 @@ pub struct CurrentUser {
     pub session: SessionRow,
     /// Synchronizer token for this session's forms.
     pub csrf_token: String,
+}
+
+impl CurrentUser {
+    /// The base template's context for a page shown to this user.
+    pub fn page(&self) -> PageContext {
+        PageContext {
+            csrf_token: self.csrf_token.clone(),
+            signed_in_as: Some(self.user.email.clone()),
+        }
+    }
 }
 
 /// Resolved once per request and cached in its extensions.
@@ -56,8 +67,10 @@ pub async fn resolve_with(
             let now = state.clock.now();
             let mut conn = db::conn(&state.pool).await?;
             match rows::find_with_user(&mut conn, sid).await? {
-                Some((session, user)) if session.kind == "web" && session.is_live(now) => {
-                    touch_if_stale(&mut conn, &state.settings, &session, now).await?;
+                Some((session, user))
+                    if session.kind == Kind::Web.as_str() && session.is_live(now) =>
+                {
+                    touch_if_stale(&state.settings, &mut conn, &session, now).await?;
                     let csrf_token = typed.csrf_token().unwrap_or_default();
                     Some(CurrentUser {
                         user,
@@ -76,14 +89,6 @@ pub async fn resolve_with(
     };
     req.extensions_mut().insert(Resolved(found.clone()));
     Ok(found)
-}
-
-/// `path?query` of the request, for `next=`.
-pub fn path_and_query(req: &HttpRequest) -> String {
-    match req.uri().query() {
-        Some(q) => format!("{}?{}", req.path(), q),
-        None => req.path().to_owned(),
-    }
 }
 
 impl FromRequest for CurrentUser {

@@ -4,7 +4,7 @@
 //! JWKS) until every token they signed has expired.
 
 use super::crypto;
-use crate::db::signing_keys::{self, SigningKeyRow};
+use crate::db::signing_keys::{self as rows, SigningKeyRow};
 use diesel_async::AsyncPgConnection;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use std::collections::HashMap;
@@ -102,10 +102,10 @@ impl Keys {
         now: OffsetDateTime,
         retention: Duration,
     ) -> anyhow::Result<Self> {
-        let mut rows = signing_keys::usable(conn, now - retention).await?;
+        let mut rows = rows::usable(conn, now - retention).await?;
         if !rows.iter().any(|r| r.state == "active") {
-            signing_keys::insert_if_none_active(conn, &generate(now)?).await?;
-            rows = signing_keys::usable(conn, now - retention).await?;
+            rows::insert_if_none_active(conn, &generate(now)?).await?;
+            rows = rows::usable(conn, now - retention).await?;
         }
         let ring = KeyRing::from_rows(&rows)?;
         Ok(Keys {
@@ -128,7 +128,7 @@ impl Keys {
         conn: &mut AsyncPgConnection,
         now: OffsetDateTime,
     ) -> anyhow::Result<()> {
-        let rows = signing_keys::usable(conn, now - self.retention).await?;
+        let rows = rows::usable(conn, now - self.retention).await?;
         let ring = Arc::new(KeyRing::from_rows(&rows)?);
         match self.ring.write() {
             Ok(mut g) => *g = ring,
@@ -164,7 +164,7 @@ pub async fn rotate(
     retention: Duration,
 ) -> anyhow::Result<String> {
     let row = generate(now)?;
-    signing_keys::rotate_in(conn, &row, now).await?;
-    signing_keys::delete_retired_before(conn, now - retention).await?;
+    rows::rotate_in(conn, &row, now).await?;
+    rows::delete_retired_before(conn, now - retention).await?;
     Ok(row.kid)
 }

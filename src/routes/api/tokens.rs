@@ -1,22 +1,17 @@
-//! Token endpoints.
-//!
-//! * `POST /auth/token`: the browser's refresh. The session cookie is the
-//!   credential, `X-CSRF-Token` proves the page; answers an access token for
-//!   the current web session (no refresh token: none ever reaches page JS).
-//! * `POST /api/v1/auth/token`: OAuth2-style token endpoint for API clients
-//!   (`password` and `refresh_token` grants).
+//! `POST /api/v1/auth/token`: the OAuth2-style token endpoint for API clients
+//! (`password` and `refresh_token` grants), and the RFC 6749 §5.1 response
+//! shared with the browser's `POST /auth/token`.
 
-use super::body::{read_params, required};
+use super::params::{read_params, required};
+use crate::auth::access_tokens::{mint_for_session, Minted};
 use crate::auth::client::ClientInfo;
-use crate::auth::extractors::resolve;
 use crate::auth::login::{authenticate, AuthOutcome};
+use crate::auth::refresh_tokens::{self, Rotation};
 use crate::auth::scopes::{self, ScopeError};
 use crate::auth::sessions::{self, Kind};
-use crate::auth::tokens::Minted;
-use crate::auth::{csrf, refresh};
+use crate::auth::AppState;
 use crate::db;
 use crate::error::ApiError;
-use crate::state::AppState;
 use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use std::collections::HashMap;
@@ -42,32 +37,12 @@ pub fn scope_error(e: ScopeError) -> ApiError {
     ApiError::oauth("invalid_scope", e.to_string())
 }
 
-/// `POST /auth/token`. Checked in the contract's order: foreign origin → 403,
-/// no live session → 401 `login_required`, bad CSRF header → 403, bad scope → 400.
-pub async fn session_token(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    if !csrf::origin_allowed(&req, &state.settings.public_url) {
-        return Err(ApiError::Forbidden("cross-origin request"));
-    }
-    let Some(user) = resolve(&req).await? else {
-        return Err(ApiError::LoginRequired);
-    };
-    let header = req
-        .headers()
-        .get("x-csrf-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !csrf::tokens_match(&user.csrf_token, header) {
-        return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token header"));
-    }
-    let params = read_params(&req, payload).await?;
-    let scope = scopes::narrow(params.get("scope").map(String::as_str), &user.session.scope)
-        .map_err(scope_error)?;
-    let minted = state.mint_for_session(&user.session, &scope)?;
-    Ok(token_response(&minted, &scope, None))
+/// Refuses unknown scope names before anything else is looked at: a
+/// malformed request is neither a failed login nor a spent refresh token.
+fn check_scope_syntax(params: &HashMap<String, String>) -> Result<(), ApiError> {
+    let requested = params.get("scope").map(String::as_str);
+    scopes::narrow(requested, &scopes::default_grant()).map_err(scope_error)?;
+    Ok(())
 }
 
 /// `POST /api/v1/auth/token`.
@@ -80,7 +55,7 @@ pub async fn token(
     let params = read_params(&req, payload).await?;
     match required(&params, "grant_type")? {
         "password" => password_grant(&state, &params, &client).await,
-        "refresh_token" => refresh::refresh_grant(&state, &params, &client).await,
+        "refresh_token" => refresh_grant(&state, &params, &client).await,
         _ => Err(ApiError::oauth(
             "unsupported_grant_type",
             "supported: password, refresh_token",
@@ -95,12 +70,7 @@ async fn password_grant(
 ) -> Result<HttpResponse, ApiError> {
     let username = required(params, "username")?;
     let password = required(params, "password")?;
-    // Syntax of the scope first: a malformed request is not a failed login.
-    scopes::narrow(
-        params.get("scope").map(String::as_str),
-        &scopes::ALL.join(" "),
-    )
-    .map_err(scope_error)?;
+    check_scope_syntax(params)?;
     let user = match authenticate(state, username, password.to_owned(), client).await? {
         AuthOutcome::Ok(user) => user,
         AuthOutcome::Failed => return Err(ApiError::invalid_grant("invalid username or password")),
@@ -111,27 +81,46 @@ async fn password_grant(
     let mut conn = db::conn(&state.pool).await?;
     // The session and its first refresh token appear together or not at all.
     let created = conn
-        .transaction::<_, ApiError, _>(async |conn| {
-            let session = sessions::create(
-                conn,
-                &state.settings,
-                &state.clock,
-                &user,
-                Kind::Api,
-                &scope,
-                client,
-            )
-            .await?;
+        .transaction::<_, crate::error::AppError, _>(async |conn| {
+            let session = sessions::create(state, conn, &user, Kind::Api, &scope, client).await?;
             let Some(session) = session else {
                 return Ok(None);
             };
-            let refresh_token = refresh::issue_first(conn, state, &session).await?;
+            let refresh_token = refresh_tokens::issue_first(state, conn, &session).await?;
             Ok(Some((session, refresh_token)))
         })
         .await?;
     let Some((session, refresh_token)) = created else {
         return Err(ApiError::invalid_grant("invalid username or password"));
     };
-    let minted = state.mint_for_session(&session, &scope)?;
+    let minted = mint_for_session(state, &session, &scope)?;
     Ok(token_response(&minted, &scope, Some(&refresh_token)))
+}
+
+async fn refresh_grant(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    client: &ClientInfo,
+) -> Result<HttpResponse, ApiError> {
+    let presented = required(params, "refresh_token")?;
+    if !refresh_tokens::well_formed(presented) {
+        return Err(ApiError::invalid_grant("invalid refresh token"));
+    }
+    check_scope_syntax(params)?;
+    let requested = params.get("scope").map(String::as_str);
+    match refresh_tokens::rotate(state, presented, requested, &client.ip).await? {
+        Rotation::Rotated {
+            successor,
+            session,
+            scope,
+        } => {
+            let minted = mint_for_session(state, &session, &scope)?;
+            Ok(token_response(&minted, &scope, Some(&successor)))
+        }
+        Rotation::BadScope(e) => Err(scope_error(e)),
+        Rotation::Refused(why) => Err(ApiError::invalid_grant(why)),
+        Rotation::Reused(_) => Err(ApiError::invalid_grant(
+            "refresh token reused; the session has been revoked",
+        )),
+    }
 }

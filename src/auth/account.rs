@@ -1,0 +1,147 @@
+//! What a signed-in user does to their own account: change the password
+//! (which ends every other session) and revoke their sessions.
+
+use super::client::ClientInfo;
+use super::current_user::CurrentUser;
+use super::login::{check_password, AuthOutcome};
+use super::password;
+use super::sessions::{self, Target};
+use super::state::AppState;
+use crate::db;
+use crate::db::auth_events::{self, NewEvent};
+use crate::db::sessions as session_rows;
+use crate::db::users;
+use crate::error::AppError;
+use diesel_async::AsyncConnection;
+use uuid::Uuid;
+
+pub enum PasswordChange {
+    Changed,
+    WrongCurrentPassword,
+    /// Too many wrong passwords: retry after this many seconds.
+    Throttled(u64),
+    /// The new password is not acceptable; the message says why.
+    Rejected(&'static str),
+    /// The session was revoked, or the password changed elsewhere, while
+    /// this request ran: nothing was changed.
+    Conflict,
+}
+
+/// Checks the current password (throttled like a sign-in), then sets the new
+/// one, records the event and revokes every other session, all or nothing.
+/// The current session is locked and must still be live, and the stored hash
+/// must still be the one just verified: a request that raced a revocation or
+/// another password change changes nothing.
+pub async fn change_password(
+    state: &AppState,
+    user: &CurrentUser,
+    current_password: String,
+    new_password: String,
+    client: &ClientInfo,
+) -> Result<PasswordChange, AppError> {
+    let outcome = check_password(
+        state,
+        &user.user.email,
+        Some(user.user.clone()),
+        current_password,
+        client,
+        "password_change_failed",
+    )
+    .await?;
+    match outcome {
+        AuthOutcome::Ok(_) => {}
+        AuthOutcome::Throttled(secs) => return Ok(PasswordChange::Throttled(secs)),
+        AuthOutcome::Failed => return Ok(PasswordChange::WrongCurrentPassword),
+    }
+    if let Err(m) = password::check_new(&new_password) {
+        return Ok(PasswordChange::Rejected(m));
+    }
+    let hash = password::hash(new_password).await?;
+    let now = state.clock.now();
+    let (user_id, session_id, verified_hash) = (
+        user.user.id,
+        user.session.id,
+        user.user.password_hash.as_str(),
+    );
+    let ip = client.ip.as_str();
+    let mut conn = db::conn(&state.pool).await?;
+    let changed = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let live = session_rows::find_for_update(conn, session_id)
+                .await?
+                .is_some_and(|s| s.is_live(now));
+            let stored = users::password_hash_for_update(conn, user_id).await?;
+            if !live || stored.as_deref() != Some(verified_hash) {
+                return Ok(false);
+            }
+            users::set_password_hash(conn, user_id, &hash, now).await?;
+            let event = NewEvent {
+                kind: "password_changed",
+                user_id: Some(user_id),
+                session_id: Some(session_id),
+                ip,
+                detail: "",
+                created_at: now,
+            };
+            auth_events::record(conn, event).await?;
+            let others = Target::AllOfUser {
+                user_id,
+                keep: Some(session_id),
+            };
+            sessions::revoke(state, conn, others, "password_change", ip).await?;
+            Ok(true)
+        })
+        .await?;
+    Ok(if changed {
+        PasswordChange::Changed
+    } else {
+        PasswordChange::Conflict
+    })
+}
+
+/// Revokes one of the user's own sessions. `None` when `id` is not one of
+/// theirs (unknown or another user's: the caller answers 404 either way).
+pub async fn revoke_own_session(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    client: &ClientInfo,
+) -> Result<Option<()>, AppError> {
+    let mut conn = db::conn(&state.pool).await?;
+    match session_rows::find(&mut conn, id).await? {
+        Some(s) if s.user_id == user.user.id => {
+            sessions::revoke(
+                state,
+                &mut conn,
+                Target::One(id),
+                "revoked_by_user",
+                &client.ip,
+            )
+            .await?;
+            Ok(Some(()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// "Log out other sessions": every session of the user but this one.
+pub async fn revoke_other_sessions(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let mut conn = db::conn(&state.pool).await?;
+    let others = Target::AllOfUser {
+        user_id: user.user.id,
+        keep: Some(user.session.id),
+    };
+    sessions::revoke(
+        state,
+        &mut conn,
+        others,
+        "other_sessions_logged_out",
+        &client.ip,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,23 @@
+//! `AppState`: what every request may read, built once by `startup` and
+//! handed to handlers as `web::Data<AppState>`. It holds data and handles,
+//! not behaviour: the functions that act on it live in the `auth` modules.
+
+use super::revocation::RevocationView;
+use super::secrets::Secrets;
+use super::signing_keys::Keys;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::PgPool;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: PgPool,
+    /// The app's notion of now (tests move it instead of sleeping).
+    pub clock: Clock,
+    /// Shared secrets (cookie, CSRF and refresh keys); `Debug` redacts them.
+    pub secrets: Secrets,
+    /// Signing and verification keys (reloadable).
+    pub keys: Keys,
+    /// Recently revoked sessions, kept current by LISTEN/NOTIFY.
+    pub revocations: RevocationView,
+}

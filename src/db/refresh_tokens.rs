@@ -1,0 +1,113 @@
+//! `refresh_tokens`: the refresh tokens of API sessions, stored as SHA-256
+//! hashes. The session row is the family. Policy lives in
+//! `auth::refresh_tokens`.
+
+use super::schema::{refresh_tokens, sessions};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub spent_at: Option<OffsetDateTime>,
+    pub successor_nonce: Option<Vec<u8>>,
+}
+
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    session_id: Uuid,
+    token_hash: &[u8],
+    now: OffsetDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(Uuid::now_v7()),
+            refresh_tokens::session_id.eq(session_id),
+            refresh_tokens::token_hash.eq(token_hash),
+            refresh_tokens::created_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The token with this hash, locked for the rest of the transaction.
+pub async fn find_for_update(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshToken::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Marks the token spent and keeps the nonce its successor was derived from.
+pub async fn mark_spent(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: OffsetDateTime,
+    successor_nonce: &[u8],
+) -> QueryResult<()> {
+    diesel::update(refresh_tokens::table.find(id))
+        .set((
+            refresh_tokens::spent_at.eq(now),
+            refresh_tokens::successor_nonce.eq(successor_nonce),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The session a token belongs to.
+pub async fn session_of(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+) -> QueryResult<Option<Uuid>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(refresh_tokens::session_id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Clears successor nonces of tokens spent before `spent_before`.
+pub async fn clear_nonces(
+    conn: &mut AsyncPgConnection,
+    spent_before: OffsetDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::successor_nonce.is_not_null())
+            .filter(refresh_tokens::spent_at.lt(spent_before)),
+    )
+    .set(refresh_tokens::successor_nonce.eq(None::<Vec<u8>>))
+    .execute(conn)
+    .await
+}
+
+/// Deletes refresh tokens whose session is revoked or past its expiry.
+pub async fn delete_of_dead_sessions(
+    conn: &mut AsyncPgConnection,
+    now: OffsetDateTime,
+) -> QueryResult<usize> {
+    let dead = sessions::table
+        .filter(
+            sessions::revoked_at
+                .is_not_null()
+                .or(sessions::idle_expires_at.le(now))
+                .or(sessions::absolute_expires_at.le(now)),
+        )
+        .select(sessions::id);
+    diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(dead)))
+        .execute(conn)
+        .await
+}

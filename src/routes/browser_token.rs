@@ -1,0 +1,41 @@
+//! `POST /auth/token`: the browser's refresh. The session cookie is the
+//! credential and `X-CSRF-Token` proves the page; the answer is an access
+//! token for the current web session and never a refresh token (none ever
+//! reaches page JS). It lives beside the pages, not under `/api/v1`, because
+//! the cookie authenticates it.
+
+use super::api::params::read_params;
+use super::api::tokens::{scope_error, token_response};
+use crate::auth::access_tokens::mint_for_session;
+use crate::auth::current_user::resolve;
+use crate::auth::{csrf, scopes, AppState};
+use crate::error::ApiError;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// Checked in the contract's order: foreign origin → 403, no live session →
+/// 401 `login_required`, bad CSRF header → 403, bad scope → 400.
+pub async fn browser_token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    if !csrf::origin_allowed(&req, &state.settings.public_url) {
+        return Err(ApiError::Forbidden("cross-origin request"));
+    }
+    let Some(user) = resolve(&req).await? else {
+        return Err(ApiError::LoginRequired);
+    };
+    let header = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !csrf::tokens_match(&user.csrf_token, header) {
+        return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token header"));
+    }
+    let params = read_params(&req, payload).await?;
+    let scope = scopes::narrow(params.get("scope").map(String::as_str), &user.session.scope)
+        .map_err(scope_error)?;
+    let minted = mint_for_session(&state, &user.session, &scope)?;
+    Ok(token_response(&minted, &scope, None))
+}

@@ -1,0 +1,205 @@
+//! The account page's actions: every form needs the session's CSRF token,
+//! sessions are listed and revocable (another browser's, never another
+//! user's), and a password change ends the other sessions.
+
+use crate::helpers::*;
+use awc::http::StatusCode;
+
+#[actix_web::test]
+async fn signed_in_forms_need_the_session_csrf_token() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let first = app.cookies();
+    app.clear_cookies();
+    app.login(&email, PASSWORD).await;
+    let token = app.csrf_for("/account").await;
+    for (name, fields, origin) in [
+        ("missing", vec![], None),
+        ("wrong", vec![("csrf_token", "nope")], None),
+        (
+            "foreign origin",
+            vec![("csrf_token", token.as_str())],
+            Some("https://evil.example"),
+        ),
+    ] {
+        let mut req = app.post("/account/sessions/revoke-others").form(&fields);
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        assert_eq!(req.send().await.status, StatusCode::FORBIDDEN, "{name}");
+    }
+    // Nothing changed: the first browser is still signed in.
+    let second = app.cookies();
+    app.restore_cookies(first.clone());
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+    app.restore_cookies(second);
+    let res = app
+        .post("/account/sessions/revoke-others")
+        .form(&[("csrf_token", &token)])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), "/account");
+    app.restore_cookies(first);
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "other session logged out"
+    );
+}
+
+#[actix_web::test]
+async fn revoking_a_session_from_another_browser_signs_it_out() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let laptop = app.cookies();
+    app.clear_cookies();
+    app.req(awc::http::Method::GET, "/")
+        .header("user-agent", "Phone/1.0")
+        .send()
+        .await;
+    let token = app.csrf_for("/login").await;
+    app.post("/login")
+        .header("user-agent", "Phone/1.0")
+        .form(&[
+            ("csrf_token", &token),
+            ("email", &email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await;
+    let phone = app.cookies();
+    // From the laptop: the account page lists both, and revokes the phone.
+    app.restore_cookies(laptop.clone());
+    let account = app.get("/account").await;
+    assert!(account.body.contains("Phone/1.0"));
+    assert_eq!(account.body.matches("/revoke\"").count(), 2);
+    let row_id = app
+        .uuid("SELECT id FROM sessions WHERE user_agent = 'Phone/1.0'")
+        .await;
+    let token = meta_csrf(&account.body);
+    let res = app
+        .post(&format!("/account/sessions/{}/revoke", row_id))
+        .form(&[("csrf_token", &token)])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(res.location(), "/account");
+    app.restore_cookies(phone);
+    assert_eq!(app.get("/account").await.status, StatusCode::SEE_OTHER);
+    app.restore_cookies(laptop);
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn revoking_an_unknown_or_foreign_session_is_404() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let other_jar = app.cookies();
+    app.clear_cookies();
+    app.signed_in_user().await;
+    let token = app.csrf_for("/account").await;
+    let first_id = app
+        .uuid("SELECT id FROM sessions ORDER BY created_at ASC LIMIT 1")
+        .await;
+    for id in [
+        first_id.to_string(),
+        uuid::Uuid::new_v4().to_string(),
+        "not-a-uuid".into(),
+    ] {
+        let res = app
+            .post(&format!("/account/sessions/{id}/revoke"))
+            .form(&[("csrf_token", &token)])
+            .send()
+            .await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{id}");
+    }
+    app.restore_cookies(other_jar);
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "the other user's session survived"
+    );
+}
+
+#[actix_web::test]
+async fn revoking_the_current_session_logs_out() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let token = app.csrf_for("/account").await;
+    let id = app.scalar_i64("SELECT count(*) AS n FROM sessions").await;
+    assert_eq!(id, 1);
+    let row_id = app.uuid("SELECT id FROM sessions").await;
+    let res = app
+        .post(&format!("/account/sessions/{}/revoke", row_id))
+        .form(&[("csrf_token", &token)])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/account").await.status, StatusCode::SEE_OTHER);
+}
+
+#[actix_web::test]
+async fn changing_the_password_ends_other_sessions() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let other = app.cookies();
+    app.clear_cookies();
+    app.login(&email, PASSWORD).await;
+    let token = app.csrf_for("/account").await;
+
+    let res = app
+        .post("/account/password")
+        .form(&[
+            ("csrf_token", &token),
+            ("current_password", "wrong password"),
+            ("new_password", "a brand new password"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("current password is not correct"));
+    let res = app
+        .post("/account/password")
+        .form(&[
+            ("csrf_token", &token),
+            ("current_password", PASSWORD),
+            ("new_password", "short"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+
+    let res = app
+        .post("/account/password")
+        .form(&[
+            ("csrf_token", &token),
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new password"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "this session stays"
+    );
+    let here = app.cookies();
+    app.restore_cookies(other);
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "others end"
+    );
+    app.restore_cookies(here);
+    app.clear_cookies();
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.login(&email, "a brand new password").await.status,
+        StatusCode::SEE_OTHER
+    );
+}

@@ -1,0 +1,210 @@
+//! Login throttling: failures per account (web login, password grant and
+//! password change share one count), concurrent guesses, the per-IP limit,
+//! and `X-Forwarded-For` trusted only from configured proxies.
+
+use crate::helpers::*;
+use awc::http::StatusCode;
+use time::Duration;
+
+#[actix_web::test]
+async fn the_password_grant_shares_the_login_throttle() {
+    let app = spawn_app().await;
+    let email = app.api_user().await;
+    for _ in 0..3 {
+        app.password_grant(&email, "wrong password", None).await;
+    }
+    for _ in 0..2 {
+        app.login(&email, "wrong password").await;
+    }
+    let res = app.password_grant(&email, PASSWORD, None).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.header("retry-after").is_some());
+    assert_eq!(res.json()["error"], "too_many_attempts");
+}
+
+#[actix_web::test]
+async fn repeated_failures_are_throttled_before_the_password_check() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    app.clear_cookies();
+    for _ in 0..5 {
+        assert_eq!(
+            app.login(&email, "wrong password").await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let res = app.login(&email.to_uppercase(), PASSWORD).await;
+    assert_eq!(
+        res.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    let retry: i64 = res
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!(retry > 800 && retry <= 900, "{retry}");
+    // Unknown accounts are counted the same way.
+    for _ in 0..5 {
+        app.login("ghost@example.com", "wrong password").await;
+    }
+    assert_eq!(
+        app.login("ghost@example.com", "x").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    app.clock.advance(Duration::minutes(15));
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[actix_web::test]
+async fn a_success_clears_the_failure_count() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    app.clear_cookies();
+    for _ in 0..4 {
+        app.login(&email, "wrong password").await;
+    }
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.clear_cookies();
+    for _ in 0..4 {
+        assert_eq!(
+            app.login(&email, "wrong password").await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+}
+
+#[actix_web::test]
+async fn parallel_guesses_cannot_slip_past_the_limit() {
+    let app = spawn_app().await;
+    let email = app.api_user().await;
+    let guesses = (0..12).map(|i| {
+        let pw = format!("wrong password {i}");
+        let email = email.clone();
+        let app = &app;
+        async move { app.password_grant(&email, &pw, None).await.status }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked, 5, "{statuses:?}");
+    assert_eq!(throttled, 7);
+}
+
+#[actix_web::test]
+async fn a_wrong_current_password_counts_toward_the_throttle() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let token = app.csrf_for("/account").await;
+    let change = |current: &'static str| {
+        app.post("/account/password")
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("current_password", current),
+                ("new_password", "a brand new password"),
+            ])
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            change("wrong password").await.status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let res = change(PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.header("retry-after").is_some());
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM auth_events WHERE kind = 'password_changed'")
+            .await,
+        0
+    );
+}
+
+#[actix_web::test]
+async fn the_per_ip_limit_is_ten_times_higher_and_trusts_only_configured_proxies() {
+    let app = spawn_app_with(|s| {
+        s.login_max_failures = 2;
+        s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let attempt = |email: String, ip: &'static str| {
+        let app = &app;
+        async move {
+            app.post("/api/v1/auth/token")
+                .no_cookies()
+                .header("x-forwarded-for", ip)
+                .form(&[
+                    ("grant_type", "password"),
+                    ("username", &email),
+                    ("password", "wrong password"),
+                ])
+                .send()
+                .await
+                .status
+        }
+    };
+    // Twenty failures from one client, one per email: none of them hits the
+    // per-email limit of 2; the twenty-first from that client is refused.
+    for i in 0..20 {
+        assert_eq!(
+            attempt(format!("user{i}@example.com"), "203.0.113.7").await,
+            StatusCode::BAD_REQUEST,
+            "{i}"
+        );
+    }
+    assert_eq!(
+        attempt("fresh@example.com".into(), "203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not affected.
+    assert_eq!(
+        attempt("fresh@example.com".into(), "198.51.100.9").await,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[actix_web::test]
+async fn forwarded_for_is_ignored_from_untrusted_peers() {
+    let app = spawn_app_with(|s| s.login_max_failures = 1).await;
+    for i in 0..10 {
+        // Spoofing a new X-Forwarded-For each time does not reset the per-IP count.
+        let res = app
+            .post("/api/v1/auth/token")
+            .no_cookies()
+            .header("x-forwarded-for", &format!("198.51.100.{i}"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", &format!("u{i}@example.com")),
+                ("password", "x"),
+            ])
+            .send()
+            .await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    }
+    let res = app
+        .post("/api/v1/auth/token")
+        .no_cookies()
+        .header("x-forwarded-for", "192.0.2.1")
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "last@example.com"),
+            ("password", "x"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+}
