@@ -13,6 +13,7 @@ pub mod assets;
 pub mod browser_token;
 pub mod health;
 pub mod pages;
+pub mod prelude;
 
 use crate::error::{html_error, log_chain, AppError};
 use actix_web::body::MessageBody;

@@ -10,6 +10,7 @@ mod database;
 mod forge;
 mod forged_tokens;
 mod helpers;
+mod in_process;
 mod login;
 mod notes;
 mod outage;

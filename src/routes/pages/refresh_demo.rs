@@ -2,10 +2,7 @@
 //! static/js/refresh-demo.js). Also the shortest example of a protected page:
 //! a template struct with `page: PageContext`, and a handler taking `CurrentUser`.
 
-use crate::auth::current_user::CurrentUser;
-use crate::web::PageContext;
-use askama::Template;
-use askama_web::WebTemplate;
+use crate::routes::prelude::*;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "refresh_demo.html")]

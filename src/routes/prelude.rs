@@ -1,0 +1,16 @@
+//! One `use` line for new handlers: `use crate::routes::prelude::*;` brings
+//! the extractors, the error types, the page context and the usual actix
+//! and askama names.
+
+pub use crate::auth::bearer::Bearer;
+pub use crate::auth::csrf::require_session_csrf;
+pub use crate::auth::current_user::{CurrentUser, MaybeUser};
+pub use crate::auth::scopes::Scope;
+pub use crate::auth::AppState;
+pub use crate::db;
+pub use crate::error::{ApiError, AppError};
+pub use crate::routes::pages::see_other;
+pub use crate::web::PageContext;
+pub use actix_web::{web, HttpRequest, HttpResponse};
+pub use askama::Template;
+pub use askama_web::WebTemplate;
