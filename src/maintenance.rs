@@ -7,7 +7,7 @@
 //! * nonce scrub (every few seconds): clears refresh-successor nonces once
 //!   their grace window has passed.
 
-use crate::auth::{refresh_tokens, throttle, AppState};
+use crate::auth::{access_tokens, refresh_tokens, throttle, AppState};
 use crate::db::{self, refresh_tokens as refresh_rows, session_state, sessions};
 use actix_web::web;
 use diesel::QueryResult;
@@ -75,7 +75,7 @@ pub fn spawn_jobs(state: web::Data<AppState>) {
         state.clone(),
         StdDuration::from_secs(60),
         "reloading signing keys",
-        |state, mut conn| async move { state.keys.reload(&mut conn, state.clock.now()).await },
+        |state, mut conn| async move { access_tokens::reload_keys(&state, &mut conn).await },
     );
     // Successor nonces live for the grace window only (see auth::refresh_tokens).
     let grace = state.settings.refresh_reuse_grace;

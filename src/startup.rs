@@ -4,7 +4,9 @@
 //! background jobs. `main.rs` and every test call `Application::build`; a test
 //! can also run `app(state)` in-process with `actix_web::test::init_service`.
 
+use crate::auth::access_tokens::{TokenCache, TOKEN_CACHE_CAPACITY};
 use crate::auth::revocation::RevocationView;
+use crate::auth::session_cache::SessionCache;
 use crate::auth::secrets::Secrets;
 use crate::auth::session_store::PgSessionStore;
 use crate::auth::signing_keys::{self, Keys};
@@ -22,6 +24,7 @@ use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, App, HttpServer};
 use secrecy::ExposeSecret;
 use std::net::TcpListener;
+use std::sync::Arc;
 
 pub struct Application {
     port: u16,
@@ -90,6 +93,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
             .run(settings.database_url.clone(), Some(listener_conn)),
     );
     password::init();
+    let session_cache = Arc::new(SessionCache::new(revocations.clone()));
     Ok(web::Data::new(AppState {
         settings,
         pool,
@@ -97,6 +101,8 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
         secrets,
         keys,
         revocations,
+        token_cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
+        session_cache,
     }))
 }
 
@@ -136,7 +142,8 @@ pub fn app(
 
 fn session_middleware(state: &AppState) -> SessionMiddleware<PgSessionStore> {
     let settings = &state.settings;
-    let store = PgSessionStore::new(state.pool.clone(), state.clock.clone());
+    let store = PgSessionStore::new(state.pool.clone(), state.clock.clone())
+        .with_cache(state.session_cache.clone());
     // `Key::derive_from` would stretch a short key; ours is always 64 bytes.
     let key = Key::try_from(state.secrets.session_cookie_key.expose_secret())
         .unwrap_or_else(|_| Key::derive_from(state.secrets.session_cookie_key.expose_secret()));

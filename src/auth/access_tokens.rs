@@ -7,8 +7,12 @@
 //! `authenticate` adds the revocation check: the whole answer to "may this
 //! token be used now?", which the `Bearer` extractor asks.
 
+use super::bounded_cache::BoundedCache;
 use super::signing_keys::KeyRing;
 use super::state::AppState;
+use diesel_async::AsyncPgConnection;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::sessions::SessionRow;
 use crate::db::DbError;
@@ -110,13 +114,41 @@ pub fn well_formed(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// A token that passed signature and claim checks, and the key that signed it.
+#[derive(Debug)]
+pub struct Verified {
+    pub claims: AccessClaims,
+    pub kid: String,
+}
+
+/// Verified tokens by SHA-256 of the whole token string. Only successful
+/// verifications are cached (garbage cannot fill it); an entry is used only
+/// until its token's `exp` + leeway; entries of a key that leaves the ring are
+/// dropped (`reload_keys`). Revocation is never cached: it is checked on every
+/// request. Bounded by `TOKEN_CACHE_CAPACITY` entries (about 0.5 KiB each).
+pub type TokenCache = BoundedCache<[u8; 32], Arc<Verified>>;
+
+pub const TOKEN_CACHE_CAPACITY: usize = 20_000;
+
+/// The time checks, applied at every use (fresh or cached).
+fn check_times(claims: &AccessClaims, settings: &Settings, now: i64) -> Result<(), VerifyError> {
+    let leeway = settings.clock_skew_leeway.whole_seconds();
+    if claims.nbf > now + leeway || claims.iat > now + leeway || claims.exp <= claims.iat {
+        return Err(VerifyError::Invalid);
+    }
+    if claims.exp + leeway <= now {
+        return Err(VerifyError::Expired);
+    }
+    Ok(())
+}
+
 /// Verifies signature and claims. `now` is unix seconds from the app clock.
 pub fn verify(
     ring: &KeyRing,
     settings: &Settings,
     now: i64,
     token: &str,
-) -> Result<AccessClaims, VerifyError> {
+) -> Result<Verified, VerifyError> {
     if !well_formed(token) {
         return Err(VerifyError::Invalid);
     }
@@ -141,17 +173,14 @@ pub fn verify(
         .map_err(|_| VerifyError::Invalid)?;
     let claims = data.claims;
 
-    let leeway = settings.clock_skew_leeway.whole_seconds();
     if claims.iss != settings.public_url || !claims.aud.contains(&settings.jwt_audience) {
         return Err(VerifyError::Invalid);
     }
-    if claims.nbf > now + leeway || claims.iat > now + leeway || claims.exp <= claims.iat {
-        return Err(VerifyError::Invalid);
-    }
-    if claims.exp + leeway <= now {
-        return Err(VerifyError::Expired);
-    }
-    Ok(claims)
+    check_times(&claims, settings, now)?;
+    Ok(Verified {
+        claims,
+        kid: kid.to_owned(),
+    })
 }
 
 /// An access token for `session` with `scope` (already narrowed), signed
@@ -188,10 +217,30 @@ impl From<DbError> for Rejected {
     }
 }
 
-/// Verifies signature and claims, reloading the keys once (rate-limited) when
-/// the `kid` is unknown: another instance may have rotated them.
-pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<AccessClaims, Rejected> {
+/// Re-reads the signing keys and drops cached tokens of keys that left the
+/// ring (a retired key's tokens must stop working at once).
+pub async fn reload_keys(state: &AppState, conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+    state.keys.reload(conn, state.clock.now()).await?;
+    let ring = state.keys.current();
+    state
+        .token_cache
+        .retain(|v| ring.decoding_key(&v.kid).is_some());
+    Ok(())
+}
+
+/// Verifies signature and claims (from the cache when this exact token was
+/// verified before), reloading the keys once (rate-limited) when the `kid` is
+/// unknown: another instance may have rotated them.
+pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<Arc<Verified>, Rejected> {
     let now = state.clock.unix();
+    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(hit) = state.token_cache.get_if(&key, |_| true) {
+        return match check_times(&hit.claims, &state.settings, now) {
+            Ok(()) => Ok(hit),
+            Err(VerifyError::Expired) => Err(Rejected::Expired),
+            Err(_) => Err(Rejected::Invalid),
+        };
+    }
     let mut result = verify(&state.keys.current(), &state.settings, now, token);
     if result.as_ref().err() == Some(&VerifyError::UnknownKey)
         && state
@@ -199,13 +248,17 @@ pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<AccessC
             .try_claim_reload(state.clock.now(), time::Duration::seconds(10))
     {
         let mut conn = crate::db::conn(&state.pool).await?;
-        if let Err(e) = state.keys.reload(&mut conn, state.clock.now()).await {
+        if let Err(e) = reload_keys(state, &mut conn).await {
             return Err(Rejected::Db(DbError::Unavailable(e)));
         }
         result = verify(&state.keys.current(), &state.settings, now, token);
     }
     match result {
-        Ok(c) => Ok(c),
+        Ok(verified) => {
+            let verified = Arc::new(verified);
+            state.token_cache.insert(key, verified.clone());
+            Ok(verified)
+        }
         Err(VerifyError::Expired) => Err(Rejected::Expired),
         Err(_) => Err(Rejected::Invalid),
     }
@@ -213,14 +266,14 @@ pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<AccessC
 
 /// Verifies `token` fully: signature, claims, then revocation (in memory
 /// while the revocation view is fresh, else in the database).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AccessClaims, Rejected> {
-    let claims = verify_with_reload(state, token).await?;
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Arc<Verified>, Rejected> {
+    let verified = verify_with_reload(state, token).await?;
     if state
         .revocations
-        .is_revoked(&state.pool, claims.sid)
+        .is_revoked(&state.pool, verified.claims.sid)
         .await?
     {
         return Err(Rejected::Revoked);
     }
-    Ok(claims)
+    Ok(verified)
 }

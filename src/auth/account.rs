@@ -39,10 +39,18 @@ pub async fn change_password(
     new_password: String,
     client: &ClientInfo,
 ) -> Result<PasswordChange, AppError> {
+    // The user row as it is now, not as cached with the session.
+    let fresh = {
+        let mut conn = db::conn(&state.pool).await?;
+        users::find(&mut conn, user.user.id).await?
+    };
+    let Some(fresh) = fresh else {
+        return Ok(PasswordChange::Conflict);
+    };
     let outcome = check_password(
         state,
-        &user.user.email,
-        Some(user.user.clone()),
+        &fresh.email,
+        Some(fresh.clone()),
         current_password,
         client,
         "password_change_failed",
@@ -92,6 +100,8 @@ pub async fn change_password(
             Ok(true)
         })
         .await?;
+    // This instance's cached copy of the user holds the old hash.
+    state.session_cache.forget_session(session_id);
     Ok(if changed {
         PasswordChange::Changed
     } else {

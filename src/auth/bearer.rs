@@ -11,7 +11,7 @@
 //! Errors follow RFC 6750 §3. The session cookie and `?access_token=` are
 //! never looked at.
 
-use super::access_tokens::{self, AccessClaims, Rejected, MAX_TOKEN_LEN};
+use super::access_tokens::{self, AccessClaims, Rejected, Verified, MAX_TOKEN_LEN};
 use super::scopes::{self, Scope};
 use super::state::AppState;
 use crate::error::ApiError;
@@ -20,25 +20,31 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
 pub struct Bearer {
-    pub claims: AccessClaims,
+    verified: Arc<Verified>,
 }
 
 impl Bearer {
+    /// The verified claims of the token.
+    pub fn claims(&self) -> &AccessClaims {
+        &self.verified.claims
+    }
+
     pub fn user_id(&self) -> Uuid {
-        self.claims.sub
+        self.verified.claims.sub
     }
 
     pub fn session_id(&self) -> Uuid {
-        self.claims.sid
+        self.verified.claims.sid
     }
 
     /// 403 `insufficient_scope` unless the token carries `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
-        if scopes::contains(&self.claims.scope, scope) {
+        if scopes::contains(&self.verified.claims.scope, scope) {
             Ok(())
         } else {
             Err(ApiError::InsufficientScope(scope.as_str()))
@@ -106,10 +112,10 @@ impl FromRequest for Bearer {
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
             let token = token_from_header(&req)?;
-            let claims = access_tokens::authenticate(state, token)
+            let verified = access_tokens::authenticate(state, token)
                 .await
                 .map_err(rejection)?;
-            Ok(Bearer { claims })
+            Ok(Bearer { verified })
         })
     }
 }

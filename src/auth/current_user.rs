@@ -8,7 +8,7 @@
 //! expiry is anonymous, and its state is purged. The API's `Bearer` extractor
 //! lives in `auth::bearer`.
 
-use super::sessions::{touch_if_stale, Kind};
+use super::sessions::{touch, touch_due, Kind};
 use super::state::AppState;
 use super::typed_session::TypedSession;
 use crate::db;
@@ -63,29 +63,19 @@ pub async fn resolve_with(
     let typed = TypedSession::extract(req).await?;
     let found = match typed.session_id() {
         None => None,
-        Some(sid) => {
-            let now = state.clock.now();
-            let mut conn = db::conn(&state.pool).await?;
-            match rows::find_with_user(&mut conn, sid).await? {
-                Some((session, user))
-                    if session.kind == Kind::Web.as_str() && session.is_live(now) =>
-                {
-                    touch_if_stale(&state.settings, &mut conn, &session, now).await?;
-                    let csrf_token = typed.csrf_token().unwrap_or_default();
-                    Some(CurrentUser {
-                        user,
-                        session,
-                        csrf_token,
-                    })
+        Some(sid) => match live_web_session(state, sid).await? {
+            Some((session, user)) => Some(CurrentUser {
+                user,
+                session,
+                csrf_token: typed.csrf_token().unwrap_or_default(),
+            }),
+            None => {
+                if purge_dead {
+                    typed.purge();
                 }
-                _ => {
-                    if purge_dead {
-                        typed.purge();
-                    }
-                    None
-                }
+                None
             }
-        }
+        },
     };
     req.extensions_mut().insert(Resolved(found.clone()));
     Ok(found)
@@ -123,4 +113,44 @@ impl FromRequest for MaybeUser {
         let req = req.clone();
         Box::pin(async move { Ok(MaybeUser(resolve(&req).await?)) })
     }
+}
+
+/// The live web session `sid` and its user: from the session cache when it
+/// can vouch (no database round trip), else from the database. Moves
+/// last-seen when due (the only write, throttled by `sessions::touch_due`).
+async fn live_web_session(
+    state: &AppState,
+    sid: uuid::Uuid,
+) -> Result<Option<(SessionRow, User)>, AppError> {
+    let now = state.clock.now();
+    let cached = state
+        .session_cache
+        .session(sid, now)
+        .map(|c| (c.session.clone(), c.user.clone()));
+    let from_cache = cached.is_some();
+    let (mut session, user) = match cached {
+        Some(found) => found,
+        None => {
+            let mut conn = db::conn(&state.pool).await?;
+            match rows::find_with_user(&mut conn, sid).await? {
+                Some((session, user))
+                    if session.kind == Kind::Web.as_str() && session.is_live(now) =>
+                {
+                    (session, user)
+                }
+                _ => return Ok(None),
+            }
+        }
+    };
+    let touched = touch_due(&state.settings, &session, now);
+    if touched {
+        let mut conn = db::conn(&state.pool).await?;
+        touch(&state.settings, &mut conn, &mut session, now).await?;
+    }
+    if touched || !from_cache {
+        state
+            .session_cache
+            .put_session(session.clone(), user.clone());
+    }
+    Ok(Some((session, user)))
 }

@@ -17,6 +17,7 @@
 pub mod access_tokens;
 pub mod account;
 pub mod bearer;
+pub mod bounded_cache;
 pub mod client;
 pub mod crypto;
 pub mod csrf;
@@ -28,6 +29,7 @@ pub mod refresh_tokens;
 pub mod revocation;
 pub mod scopes;
 pub mod secrets;
+pub mod session_cache;
 pub mod session_store;
 pub mod sessions;
 pub mod signing_keys;

@@ -70,6 +70,19 @@ impl RevocationView {
         self.alive_at.store(ms, Ordering::SeqCst);
     }
 
+    /// True only when the view is fresh and does not list `sid`: what the
+    /// in-process caches require before they answer from memory.
+    pub fn known_live(&self, sid: Uuid) -> bool {
+        if !self.is_fresh() {
+            return false;
+        }
+        let revoked = match self.revoked.read() {
+            Ok(set) => set.contains_key(&sid),
+            Err(poisoned) => poisoned.into_inner().contains_key(&sid),
+        };
+        !revoked && self.is_fresh()
+    }
+
     /// How many checks had to ask the database (fallback mode).
     pub fn db_checks(&self) -> u64 {
         AtomicU64::load(&self.db_checks, Ordering::Relaxed)

@@ -4,6 +4,9 @@
 //! column so that revoking a session also drops its cookie state.
 
 use crate::auth::crypto;
+use crate::auth::session_cache::SessionCache;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use crate::clock::Clock;
 use crate::db::{session_state, PgPool};
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
@@ -21,11 +24,30 @@ pub const SID_KEY: &str = "sid";
 pub struct PgSessionStore {
     pool: PgPool,
     clock: Clock,
+    cache: Option<Arc<SessionCache>>,
 }
 
 impl PgSessionStore {
     pub fn new(pool: PgPool, clock: Clock) -> Self {
-        Self { pool, clock }
+        Self {
+            pool,
+            clock,
+            cache: None,
+        }
+    }
+
+    /// Answers loads from the in-process cache when it can (see
+    /// `auth::session_cache`), and keeps it current on every write.
+    pub fn with_cache(mut self, cache: Arc<SessionCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Every write drops the cached copy; the next load reads the row again.
+    fn forget(&self, hash: &[u8; 32]) {
+        if let Some(cache) = &self.cache {
+            cache.forget_state(hash);
+        }
     }
 
     fn expiry(&self, ttl: &CookieDuration) -> OffsetDateTime {
@@ -34,8 +56,8 @@ impl PgSessionStore {
     }
 }
 
-fn key_hash(key: &SessionKey) -> Vec<u8> {
-    crypto::sha256(key.as_ref().as_bytes())
+fn key_hash(key: &SessionKey) -> [u8; 32] {
+    Sha256::digest(key.as_ref().as_bytes()).into()
 }
 
 fn session_id_of(state: &State) -> Option<Uuid> {
@@ -49,16 +71,28 @@ fn new_key() -> anyhow::Result<SessionKey> {
 
 impl SessionStore for PgSessionStore {
     async fn load(&self, key: &SessionKey) -> Result<Option<State>, LoadError> {
+        let hash = key_hash(key);
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.state(&hash, now)) {
+            return Ok(Some(hit.state.clone()));
+        }
         let mut conn = self
             .pool
             .get()
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
-        let row = session_state::load(&mut conn, &key_hash(key), self.clock.now())
+        let row = session_state::load(&mut conn, &hash, now)
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
         // A state we cannot read is treated as no state: the visitor is anonymous.
-        Ok(row.and_then(|text| serde_json::from_str(&text).ok()))
+        let Some((text, expires_at)) = row else {
+            return Ok(None);
+        };
+        let state: Option<State> = serde_json::from_str(&text).ok();
+        if let (Some(cache), Some(state)) = (&self.cache, &state) {
+            cache.put_state(hash, state, session_id_of(state), expires_at);
+        }
+        Ok(state)
     }
 
     async fn save(&self, state: State, ttl: &CookieDuration) -> Result<SessionKey, SaveError> {
@@ -89,6 +123,7 @@ impl SessionStore for PgSessionStore {
     ) -> Result<SessionKey, UpdateError> {
         let text =
             serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        self.forget(&key_hash(&key));
         let updated = {
             let mut conn = self
                 .pool
@@ -122,12 +157,14 @@ impl SessionStore for PgSessionStore {
         key: &SessionKey,
         ttl: &CookieDuration,
     ) -> Result<(), anyhow::Error> {
+        self.forget(&key_hash(key));
         let mut conn = self.pool.get().await?;
         session_state::set_expiry(&mut conn, &key_hash(key), self.expiry(ttl)).await?;
         Ok(())
     }
 
     async fn delete(&self, key: &SessionKey) -> Result<(), anyhow::Error> {
+        self.forget(&key_hash(key));
         let mut conn = self.pool.get().await?;
         session_state::delete(&mut conn, &key_hash(key)).await?;
         Ok(())

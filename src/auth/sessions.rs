@@ -20,8 +20,20 @@ use uuid::Uuid;
 
 pub use crate::db::sessions::Target;
 
-/// `last_seen_at` is written at most this often per session.
+/// `last_seen_at` is written at most this often per session...
 pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
+/// ...and at most every quarter of the idle timeout, so that a session in
+/// use never reaches its idle expiry between two writes, whatever
+/// SESSION_IDLE_TIMEOUT is.
+pub fn touch_interval(settings: &Settings, kind: &str) -> Duration {
+    TOUCH_INTERVAL.min(idle_timeout(settings, kind) / 4)
+}
+
+/// Whether this request should move last-seen and the idle expiry.
+pub fn touch_due(settings: &Settings, session: &SessionRow, now: OffsetDateTime) -> bool {
+    now - session.last_seen_at >= touch_interval(settings, &session.kind)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -99,18 +111,19 @@ pub async fn create(
     .await
 }
 
-/// Moves last-seen and the idle expiry, at most once per `TOUCH_INTERVAL`.
-pub async fn touch_if_stale(
+/// Moves last-seen and the idle expiry (when `touch_due`), updating `session`
+/// to match.
+pub async fn touch(
     settings: &Settings,
     conn: &mut AsyncPgConnection,
-    session: &SessionRow,
+    session: &mut SessionRow,
     now: OffsetDateTime,
 ) -> QueryResult<()> {
-    if now - session.last_seen_at < TOUCH_INTERVAL {
-        return Ok(());
-    }
     let idle = (now + idle_timeout(settings, &session.kind)).min(session.absolute_expires_at);
-    rows::touch(conn, session.id, now, idle).await
+    rows::touch(conn, session.id, now, idle).await?;
+    session.last_seen_at = now;
+    session.idle_expires_at = idle;
+    Ok(())
 }
 
 /// Revokes sessions: the one revocation path (see the module doc). Returns

@@ -2,12 +2,15 @@
 //! handed to handlers as `web::Data<AppState>`. It holds data and handles,
 //! not behaviour: the functions that act on it live in the `auth` modules.
 
+use super::access_tokens::TokenCache;
 use super::revocation::RevocationView;
+use super::session_cache::SessionCache;
 use super::secrets::Secrets;
 use super::signing_keys::Keys;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::PgPool;
+use std::sync::Arc;
 
 pub struct AppState {
     pub settings: Settings,
@@ -20,4 +23,9 @@ pub struct AppState {
     pub keys: Keys,
     /// Recently revoked sessions, kept current by LISTEN/NOTIFY.
     pub revocations: RevocationView,
+    /// Verified access tokens (signature and claims; never revocation).
+    pub token_cache: TokenCache,
+    /// Resolved web sessions and their cookie state (checked against
+    /// `revocations` at every hit).
+    pub session_cache: Arc<SessionCache>,
 }

@@ -8,16 +8,16 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The state text of an unexpired row.
+/// The state text of an unexpired row, and when it expires.
 pub async fn load(
     conn: &mut AsyncPgConnection,
     key_hash: &[u8],
     now: OffsetDateTime,
-) -> QueryResult<Option<String>> {
+) -> QueryResult<Option<(String, OffsetDateTime)>> {
     session_state::table
         .filter(session_state::key_hash.eq(key_hash))
         .filter(session_state::expires_at.gt(now))
-        .select(session_state::state)
+        .select((session_state::state, session_state::expires_at))
         .first(conn)
         .await
         .optional()

@@ -18,15 +18,15 @@ pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse
         "id": user.id,
         "email": user.email,
         "session_id": auth.session_id(),
-        "scope": auth.claims.scope,
+        "scope": auth.claims().scope,
     })))
 }
 
 pub async fn ping(auth: Bearer) -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({
-        "sub": auth.claims.sub,
-        "sid": auth.claims.sid,
-        "scope": auth.claims.scope,
-        "exp": auth.claims.exp,
+        "sub": auth.claims().sub,
+        "sid": auth.claims().sid,
+        "scope": auth.claims().scope,
+        "exp": auth.claims().exp,
     }))
 }

@@ -29,7 +29,7 @@ pub async fn revoke(
         refresh_tokens::session_of(&mut conn, token).await?
     } else {
         match verify_with_reload(&state, token).await {
-            Ok(claims) => Some(claims.sid),
+            Ok(verified) => Some(verified.claims.sid),
             Err(Rejected::Db(e)) => return Err(e.into()),
             Err(_) => None,
         }
