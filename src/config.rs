@@ -32,6 +32,10 @@ pub struct Settings {
     pub purge_interval: Duration,
     /// HTTP worker threads (WORKERS; default: one per core).
     pub workers: usize,
+    /// Password hashes run at once (PASSWORD_HASH_CONCURRENCY; default two per core).
+    pub hash_concurrency: usize,
+    /// Requests that may wait for a hashing slot before 503 (PASSWORD_HASH_QUEUE; default 64).
+    pub hash_queue: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +146,23 @@ impl Settings {
                 .transpose()
         };
 
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let count =
+            |name: &'static str, default: usize, min: usize| -> Result<usize, ConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(v) => v
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| *n >= min && *n <= 100_000)
+                        .ok_or_else(|| {
+                            err(name, format!("must be a whole number from {min} to 100000"))
+                        }),
+                }
+            };
         let settings = Settings {
             access_token_ttl: positive("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: positive("REFRESH_TOKEN_TTL", "14d")?,
@@ -154,6 +175,8 @@ impl Settings {
             csrf_key: key("CSRF_KEY", 32)?,
             refresh_mac_key: key("REFRESH_MAC_KEY", 32)?,
             purge_interval: duration("PURGE_INTERVAL", "1h")?,
+            hash_concurrency: count("PASSWORD_HASH_CONCURRENCY", cores * 2, 1)?,
+            hash_queue: count("PASSWORD_HASH_QUEUE", 64, 0)?,
             workers: match get("WORKERS") {
                 None => std::thread::available_parallelism()
                     .map(|n| n.get())

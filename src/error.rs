@@ -14,11 +14,16 @@ use askama::Template;
 
 /// Seconds a client should wait before retrying while Postgres is away.
 pub const RETRY_AFTER_SECS: u64 = 5;
+/// Seconds a client should wait when the password hashing queue is full.
+pub const OVERLOADED_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// Too much work queued (password hashing): 503, try again in a second.
+    #[error("overloaded")]
+    Overloaded,
     #[error("page not found")]
     NotFound,
     #[error("forbidden: {0}")]
@@ -70,7 +75,7 @@ pub fn log_chain(context: &str, e: &(dyn std::error::Error + 'static)) {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -94,6 +99,18 @@ impl ResponseError for AppError {
                     "Temporarily unavailable",
                     "The service is temporarily unavailable. Please try again in a moment.",
                 )
+            }
+            AppError::Overloaded => {
+                let mut res = html_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Busy",
+                    "Too many sign-ins at once. Please try again in a moment.",
+                );
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(OVERLOADED_RETRY_AFTER_SECS),
+                );
+                return res;
             }
             AppError::NotFound => ("Not found", "There is nothing here."),
             AppError::Forbidden(_) => (
@@ -169,6 +186,9 @@ pub enum ApiError {
     Throttled { retry_after: u64 },
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// 503: too much password hashing queued.
+    #[error("overloaded")]
+    Overloaded,
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -202,6 +222,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Unavailable(e) => ApiError::Unavailable(e),
+            AppError::Overloaded => ApiError::Overloaded,
             AppError::Unexpected(e) => ApiError::Unexpected(e),
             other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
         }
@@ -235,7 +256,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -267,6 +288,10 @@ impl ResponseError for ApiError {
                     "the service is temporarily unavailable".into(),
                 )
             }
+            ApiError::Overloaded => (
+                "temporarily_unavailable",
+                "too many sign-ins at once; try again in a moment".into(),
+            ),
             ApiError::Unexpected(e) => {
                 log_chain("unexpected error", e.as_ref());
                 ("server_error", "something went wrong on our side".into())
@@ -306,6 +331,12 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS)));
+            }
+            ApiError::Overloaded => {
+                res.insert_header((
+                    header::RETRY_AFTER,
+                    HeaderValue::from(OVERLOADED_RETRY_AFTER_SECS),
+                ));
             }
             _ => {}
         }

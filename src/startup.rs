@@ -6,8 +6,8 @@
 
 use crate::auth::access_tokens::{TokenCache, TOKEN_CACHE_CAPACITY};
 use crate::auth::revocation::RevocationView;
-use crate::auth::session_cache::SessionCache;
 use crate::auth::secrets::Secrets;
+use crate::auth::session_cache::SessionCache;
 use crate::auth::session_store::PgSessionStore;
 use crate::auth::signing_keys::{self, Keys};
 use crate::auth::{password, AppState};
@@ -93,6 +93,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
             .run(settings.database_url.clone(), Some(listener_conn)),
     );
     password::init();
+    let hasher = password::Hasher::new(settings.hash_concurrency, settings.hash_queue);
     let session_cache = Arc::new(SessionCache::new(revocations.clone()));
     Ok(web::Data::new(AppState {
         settings,
@@ -103,6 +104,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
         revocations,
         token_cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
         session_cache,
+        hasher,
     }))
 }
 

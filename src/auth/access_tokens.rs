@@ -10,14 +10,14 @@
 use super::bounded_cache::BoundedCache;
 use super::signing_keys::KeyRing;
 use super::state::AppState;
-use diesel_async::AsyncPgConnection;
-use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::sessions::SessionRow;
 use crate::db::DbError;
+use diesel_async::AsyncPgConnection;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Tokens longer than this are refused before any parsing.

@@ -64,7 +64,7 @@ pub async fn change_password(
     if let Err(m) = password::check_new(&new_password) {
         return Ok(PasswordChange::Rejected(m));
     }
-    let hash = password::hash(new_password).await?;
+    let hash = password::hash(&state.hasher, new_password).await?;
     let now = state.clock.now();
     let (user_id, session_id, verified_hash) = (
         user.user.id,

@@ -64,7 +64,12 @@ pub async fn check_password(
         }
     };
     // No connection is held while argon2 runs.
-    let ok = password::verify(password, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let ok = password::verify(
+        &state.hasher,
+        password,
+        user.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
     let mut conn = db::conn(&state.pool).await?;
     match user {
         Some(user) if ok => {

@@ -1,14 +1,18 @@
 //! Password hashing: argon2id (m=19456 KiB, t=2, p=1), always run on the
-//! blocking pool so a burst of logins cannot stall the async workers.
+//! blocking pool through a bounded `Hasher`, so a burst of logins can neither
+//! stall the async workers nor queue without limit.
 
+use crate::error::AppError;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Semaphore;
 
 pub const MIN_LEN: usize = 8;
 /// Upper bound in bytes, checked before hashing.
 pub const MAX_LEN: usize = 1024;
 
-fn hasher() -> anyhow::Result<Argon2<'static>> {
+fn argon2id() -> anyhow::Result<Argon2<'static>> {
     let params =
         Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
@@ -16,7 +20,7 @@ fn hasher() -> anyhow::Result<Argon2<'static>> {
 
 /// Hashes synchronously (call through `hash`, off the async workers).
 fn hash_now(password: &str) -> anyhow::Result<String> {
-    let hash = hasher()?
+    let hash = argon2id()?
         .hash_password(password.as_bytes())
         .map_err(|e| anyhow::anyhow!("argon2 hash: {e}"))?;
     Ok(hash.to_string())
@@ -38,45 +42,97 @@ pub fn init() {
     let _ = dummy_hash();
 }
 
-/// At most this many hashes run at once (each takes 19 MiB and a core for
-/// ~20 ms): a burst of logins queues here instead of exhausting memory, and
-/// the async workers keep serving other requests meanwhile.
-fn hashing_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        tokio::sync::Semaphore::new(cores * 2)
-    })
+/// Where password hashes run: on the blocking pool, never on the async
+/// workers, at most `concurrency` at once (each takes 19 MiB and a core for
+/// ~20 ms). Up to `queue` more requests wait for a slot; past that a request
+/// is refused at once with `AppError::Overloaded` (503 + Retry-After), so a
+/// login storm cannot pile up unbounded work or starve other requests.
+pub struct Hasher {
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    queue: usize,
 }
 
-async fn off_workers<T: Send + 'static>(
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let _slot = hashing_slots().acquire().await?;
-    actix_web::web::block(work).await?
+/// Undoes the `waiting` count when a queued request gets its slot or gives up.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
-pub async fn hash(password: String) -> anyhow::Result<String> {
-    off_workers(move || hash_now(&password)).await
+impl Hasher {
+    pub fn new(concurrency: usize, queue: usize) -> Self {
+        Hasher {
+            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: AtomicUsize::new(0),
+            queue,
+        }
+    }
+
+    /// Free slots right now (tests and metrics).
+    pub fn available(&self) -> usize {
+        self.slots.available_permits()
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free. The slot is
+    /// moved into the blocking task: a client that disconnects drops this
+    /// future, but the hash it started keeps its slot until it has finished
+    /// (blocking tasks cannot be cancelled), so the bound holds.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(AppError::Overloaded);
+                }
+                let _waiting = Waiting(&self.waiting);
+                self.slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(anyhow::Error::from)?
+            }
+        };
+        let result = actix_web::web::block(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(anyhow::Error::from)?;
+        Ok(result?)
+    }
+}
+
+pub async fn hash(hasher: &Hasher, password: String) -> Result<String, AppError> {
+    hasher.run(move || hash_now(&password)).await
 }
 
 /// Verifies `password` against `hash`, or against the dummy hash when there is
 /// no user, so both paths cost the same. Over-long input is rejected first.
-pub async fn verify(password: String, hash: Option<String>) -> anyhow::Result<bool> {
+pub async fn verify(
+    hasher: &Hasher,
+    password: String,
+    hash: Option<String>,
+) -> Result<bool, AppError> {
     if password.len() > MAX_LEN {
         return Ok(false);
     }
-    off_workers(move || -> anyhow::Result<bool> {
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
-        let ok = hasher()?
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok();
-        Ok(ok && known)
-    })
-    .await
+    hasher
+        .run(move || -> anyhow::Result<bool> {
+            let known = hash.is_some();
+            let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
+            let ok = argon2id()?
+                .verify_password(password.as_bytes(), hash.as_str())
+                .is_ok();
+            Ok(ok && known)
+        })
+        .await
 }
 
 /// Checks a new password's length. Returns a message fit for the form.
@@ -98,14 +154,56 @@ mod tests {
     fn hashes_are_argon2id_with_the_chosen_cost() {
         let h = hash_now("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(hasher()
+        assert!(argon2id()
             .unwrap()
             .verify_password(b"correct horse", h.as_str())
             .is_ok());
-        assert!(hasher()
+        assert!(argon2id()
             .unwrap()
             .verify_password(b"wrong horse", h.as_str())
             .is_err());
+    }
+
+    #[actix_web::test]
+    async fn a_dropped_request_keeps_its_slot_until_the_hash_finishes() {
+        let hasher = Arc::new(Hasher::new(1, 0));
+        let (started_tx, started_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let task = {
+            let hasher = hasher.clone();
+            actix_web::rt::spawn(async move {
+                hasher
+                    .run(move || {
+                        let _ = started_tx.send(());
+                        let _ = release_rx.recv();
+                        Ok(())
+                    })
+                    .await
+            })
+        };
+        // The blocking work runs; the request goes away (client reset).
+        let started = actix_web::web::block(move || started_rx.recv()).await;
+        assert!(matches!(started, Ok(Ok(()))));
+        task.abort();
+        let _ = task.await;
+        assert_eq!(
+            hasher.available(),
+            0,
+            "the running hash still holds its slot"
+        );
+        assert!(matches!(
+            hasher.run(|| Ok(())).await,
+            Err(AppError::Overloaded)
+        ));
+        // When the hash finishes, the slot comes back.
+        release_tx.send(()).unwrap();
+        for _ in 0..200 {
+            if hasher.available() == 1 {
+                break;
+            }
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(hasher.available(), 1);
     }
 
     #[test]

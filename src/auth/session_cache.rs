@@ -18,6 +18,7 @@ use super::revocation::RevocationView;
 use crate::db::sessions::SessionRow;
 use crate::db::users::User;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -43,6 +44,7 @@ pub struct SessionCache {
     states: BoundedCache<[u8; 32], Arc<CachedState>>,
     sessions: BoundedCache<Uuid, Arc<CachedSession>>,
     revocations: RevocationView,
+    hits: AtomicU64,
 }
 
 impl SessionCache {
@@ -51,16 +53,29 @@ impl SessionCache {
             states: BoundedCache::new(CAPACITY),
             sessions: BoundedCache::new(CAPACITY),
             revocations,
+            hits: AtomicU64::new(0),
         }
+    }
+
+    /// Lookups answered from memory (state and session lookups both count).
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    fn count<T>(&self, found: Option<T>) -> Option<T> {
+        if found.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        found
     }
 
     /// The cookie state stored under `key_hash`, if cached and still good.
     pub fn state(&self, key_hash: &[u8; 32], now: OffsetDateTime) -> Option<Arc<CachedState>> {
-        self.states.get_if(key_hash, |c| {
+        self.count(self.states.get_if(key_hash, |c| {
             c.cached_at.elapsed() < ENTRY_TTL
                 && c.expires_at > now
                 && self.revocations.known_live(c.sid)
-        })
+        }))
     }
 
     /// Caches a signed-in browser's state (states without a session id are
@@ -88,11 +103,11 @@ impl SessionCache {
 
     /// The session and its user, if cached, unrevoked and live at `now`.
     pub fn session(&self, sid: Uuid, now: OffsetDateTime) -> Option<Arc<CachedSession>> {
-        self.sessions.get_if(&sid, |c| {
+        self.count(self.sessions.get_if(&sid, |c| {
             c.cached_at.elapsed() < ENTRY_TTL
                 && c.session.is_live(now)
                 && self.revocations.known_live(sid)
-        })
+        }))
     }
 
     pub fn put_session(&self, session: SessionRow, user: User) {

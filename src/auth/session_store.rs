@@ -5,13 +5,13 @@
 
 use crate::auth::crypto;
 use crate::auth::session_cache::SessionCache;
-use sha2::{Digest, Sha256};
-use std::sync::Arc;
 use crate::clock::Clock;
 use crate::db::{session_state, PgPool};
 use actix_session::storage::{LoadError, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::time::Duration as CookieDuration;
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -3,9 +3,10 @@
 //! not behaviour: the functions that act on it live in the `auth` modules.
 
 use super::access_tokens::TokenCache;
+use super::password::Hasher;
 use super::revocation::RevocationView;
-use super::session_cache::SessionCache;
 use super::secrets::Secrets;
+use super::session_cache::SessionCache;
 use super::signing_keys::Keys;
 use crate::clock::Clock;
 use crate::config::Settings;
@@ -28,4 +29,6 @@ pub struct AppState {
     /// Resolved web sessions and their cookie state (checked against
     /// `revocations` at every hit).
     pub session_cache: Arc<SessionCache>,
+    /// The bounded place where password hashes run.
+    pub hasher: Hasher,
 }

@@ -6,6 +6,7 @@ mod account;
 mod bad_requests;
 mod browser;
 mod browser_token;
+mod caches;
 mod database;
 mod forge;
 mod forged_tokens;

@@ -208,3 +208,40 @@ async fn forwarded_for_is_ignored_from_untrusted_peers() {
         .await;
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[actix_web::test]
+async fn a_login_storm_past_the_hashing_queue_gets_503_with_retry_after() {
+    let app = spawn_app_with(|s| {
+        s.hash_concurrency = 1;
+        s.hash_queue = 0;
+    })
+    .await;
+    // Eight different (unknown) accounts at once: no throttle applies, and
+    // each attempt needs a hash. One slot, no queue: most are turned away.
+    let attempts = (0..8).map(|i| {
+        let app = &app;
+        async move {
+            app.password_grant(&format!("nobody{i}@example.com"), "wrong password", None)
+                .await
+        }
+    });
+    let responses = futures_util::future::join_all(attempts).await;
+    let busy: Vec<_> = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    let checked = responses
+        .iter()
+        .filter(|r| r.status == StatusCode::BAD_REQUEST)
+        .count();
+    assert!(checked >= 1, "at least one attempt was hashed");
+    assert!(!busy.is_empty(), "the rest were refused, not queued");
+    for r in busy {
+        assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+        assert_eq!(r.json()["error"], "temporarily_unavailable");
+    }
+    // The slot is free again afterwards: a real login works.
+    let email = app.api_user().await;
+    let ok = app.password_grant(&email, PASSWORD, None).await;
+    assert_eq!(ok.status, StatusCode::OK);
+}

@@ -90,7 +90,7 @@ pub async fn register(
     if form.password != form.password_confirm {
         return fail("The two passwords do not match.");
     }
-    let hash = password::hash(form.password.clone()).await?;
+    let hash = password::hash(&state.hasher, form.password.clone()).await?;
     let now = state.clock.now();
     let mut conn = db::conn(&state.pool).await?;
     let grant = scopes::default_grant();
