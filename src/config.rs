@@ -36,7 +36,36 @@ pub struct Settings {
     pub hash_concurrency: usize,
     /// Requests that may wait for a hashing slot before 503 (PASSWORD_HASH_QUEUE; default 64).
     pub hash_queue: usize,
+    /// A direct (non-pooled) connection for LISTEN (LISTENER_DATABASE_URL;
+    /// default DATABASE_URL), for deployments behind PgBouncer.
+    pub listener_database_url: Option<String>,
+    /// How the revocation listener proves delivery (not read from the
+    /// environment; tests shorten it).
+    pub listener_heartbeat: Heartbeat,
 }
+
+/// How the revocation listener proves that notifications arrive: every
+/// `heartbeat` it NOTIFYs its own channel through the pool, and the view
+/// vouches only while an echo (or any notification) arrived within
+/// `alive_window`. So a connection that is up but receives nothing (LISTEN
+/// behind a transaction-mode PgBouncer) goes stale too.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    pub heartbeat: std::time::Duration,
+    pub alive_window: std::time::Duration,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat {
+            heartbeat: std::time::Duration::from_secs(1),
+            alive_window: std::time::Duration::from_secs(5),
+        }
+    }
+}
+
+/// The longest duration any setting accepts.
+pub const MAX_DURATION: Duration = Duration::days(3653);
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {var}: {message}")]
@@ -72,7 +101,12 @@ impl Settings {
                     format!("`{raw}` is not a duration like 90s, 15m, 2h, 14d ({e})"),
                 )
             })?;
-            Duration::try_from(std).map_err(|_| err(name, "duration out of range"))
+            let d = Duration::try_from(std).map_err(|_| err(name, "duration out of range"))?;
+            // Bounded so that `now + d` can never overflow a date.
+            if d > MAX_DURATION {
+                return Err(err(name, format!("`{raw}` is too long (at most 10 years)")));
+            }
+            Ok(d)
         };
         let positive = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
             let d = duration(name, default)?;
@@ -188,6 +222,14 @@ impl Settings {
                     .filter(|n| *n > 0 && *n <= 256)
                     .ok_or_else(|| err("WORKERS", "must be a whole number from 1 to 256"))?,
             },
+            listener_database_url: match get("LISTENER_DATABASE_URL") {
+                None => None,
+                Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                    Some(url)
+                }
+                Some(_) => return Err(err("LISTENER_DATABASE_URL", "must be a postgres:// URL")),
+            },
+            listener_heartbeat: Heartbeat::default(),
             database_url,
             bind_addr,
             public_url,
@@ -197,6 +239,13 @@ impl Settings {
             trusted_proxies,
         };
         Ok(settings)
+    }
+
+    /// Where the revocation listener connects.
+    pub fn listener_url(&self) -> &str {
+        self.listener_database_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
@@ -311,6 +360,10 @@ mod tests {
             ("COOKIE_SECURE", "perhaps"),
             ("PUBLIC_URL", "localhost:8080"),
             ("TRUSTED_PROXIES", "10.0.0.1,nope"),
+            ("ACCESS_TOKEN_TTL", "100000y"),
+            ("SESSION_ABSOLUTE_TIMEOUT", "100000y"),
+            ("PURGE_INTERVAL", "11y"),
+            ("PASSWORD_HASH_QUEUE", "many"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

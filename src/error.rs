@@ -41,6 +41,8 @@ impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
         if e.is_unavailable() {
             AppError::Unavailable(e.into())
+        } else if e.is_bad_input() {
+            AppError::BadRequest("The request contained characters that cannot be stored.")
         } else {
             AppError::Unexpected(e.into())
         }
@@ -212,6 +214,8 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         if e.is_unavailable() {
             ApiError::Unavailable(e.into())
+        } else if e.is_bad_input() {
+            ApiError::invalid_request("the request contained characters that cannot be stored")
         } else {
             ApiError::Unexpected(e.into())
         }
@@ -223,6 +227,7 @@ impl From<AppError> for ApiError {
         match e {
             AppError::Unavailable(e) => ApiError::Unavailable(e),
             AppError::Overloaded => ApiError::Overloaded,
+            AppError::BadRequest(d) => ApiError::invalid_request(d),
             AppError::Unexpected(e) => ApiError::Unexpected(e),
             other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
         }

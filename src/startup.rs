@@ -14,7 +14,7 @@ use crate::auth::{password, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, setup};
-use crate::routes;
+use crate::routes::{self, middleware};
 use actix_session::config::{PersistentSession, TtlExtensionPolicy};
 use actix_session::SessionMiddleware;
 use actix_web::body::MessageBody;
@@ -82,15 +82,20 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
     let keys = Keys::load(&mut conn, now, retention).await?;
     drop(conn);
     let window = settings.access_token_ttl + settings.clock_skew_leeway;
-    let revocations = RevocationView::new(window, clock.clone());
+    let revocations = RevocationView::new(
+        window,
+        clock.clone(),
+        pool.clone(),
+        settings.listener_heartbeat,
+    );
     let listener_conn = revocations
-        .connect(&settings.database_url)
+        .connect(settings.listener_url())
         .await
         .map_err(|e| setup::unreachable_db(&settings, e))?;
     actix_web::rt::spawn(
         revocations
             .clone()
-            .run(settings.database_url.clone(), Some(listener_conn)),
+            .run(settings.listener_url().to_owned(), Some(listener_conn)),
     );
     password::init();
     let hasher = password::Hasher::new(settings.hash_concurrency, settings.hash_queue);
@@ -123,8 +128,12 @@ pub fn app(
     let no_store = || DefaultHeaders::new().add(("Cache-Control", "no-store"));
     App::new()
         .app_data(state.clone())
-        .app_data(routes::form_config())
-        .wrap(crate::web::security_headers())
+        .app_data(middleware::form_config(
+            state.settings.session_cookie_name(),
+        ))
+        .wrap(crate::web::security_headers(&state.settings.public_url))
+        .wrap(from_fn(middleware::catch_panics))
+        .wrap(from_fn(middleware::request_id))
         .configure(routes::public_routes)
         .service(
             web::scope("/api/v1")
@@ -136,7 +145,7 @@ pub fn app(
             web::scope("")
                 .wrap(no_store())
                 .wrap(session_middleware(&state))
-                .wrap(from_fn(routes::session_store_errors))
+                .wrap(from_fn(middleware::session_store_errors))
                 .configure(routes::page_routes)
                 .default_service(web::to(routes::page_not_found)),
         )

@@ -10,14 +10,22 @@ use actix_web::HttpRequest;
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
 connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Headers every response carries.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Headers every response carries; HSTS too when the public origin is https.
+pub fn security_headers(public_url: &str) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("Content-Security-Policy", CSP))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "same-origin"))
-        .add(("X-Frame-Options", "DENY"))
+        .add(("X-Frame-Options", "DENY"));
+    if public_url.starts_with("https://") {
+        headers.add(("Strict-Transport-Security", HSTS))
+    } else {
+        headers
+    }
 }
+
+/// One year, subdomains included; sent only when PUBLIC_URL is https.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 /// What `templates/base.html` needs on every page: the CSRF token (for the
 /// `<meta name="csrf-token">` tag and every form) and who is signed in (for

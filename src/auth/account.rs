@@ -110,48 +110,80 @@ pub async fn change_password(
 }
 
 /// Revokes one of the user's own sessions. `None` when `id` is not one of
-/// theirs (unknown or another user's: the caller answers 404 either way).
+/// theirs (unknown or another user's: the caller answers 404 either way);
+/// `Some(false)` when the caller's own session was revoked meanwhile (nothing
+/// done).
 pub async fn revoke_own_session(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
     client: &ClientInfo,
-) -> Result<Option<()>, AppError> {
+) -> Result<Option<bool>, AppError> {
     let mut conn = db::conn(&state.pool).await?;
     match session_rows::find(&mut conn, id).await? {
         Some(s) if s.user_id == user.user.id => {
-            sessions::revoke(
+            let done = revoke_from_live_session(
                 state,
                 &mut conn,
+                user.session.id,
                 Target::One(id),
                 "revoked_by_user",
-                &client.ip,
+                client,
             )
             .await?;
-            Ok(Some(()))
+            Ok(Some(done))
         }
         _ => Ok(None),
     }
 }
 
 /// "Log out other sessions": every session of the user but this one.
+/// `false` when this session was revoked meanwhile (nothing done).
 pub async fn revoke_other_sessions(
     state: &AppState,
     user: &CurrentUser,
     client: &ClientInfo,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let mut conn = db::conn(&state.pool).await?;
     let others = Target::AllOfUser {
         user_id: user.user.id,
         keep: Some(user.session.id),
     };
-    sessions::revoke(
+    revoke_from_live_session(
         state,
         &mut conn,
+        user.session.id,
         others,
         "other_sessions_logged_out",
-        &client.ip,
+        client,
     )
-    .await?;
-    Ok(())
+    .await
+}
+
+/// Revokes `target` only if the acting session `actor` is still live, holding
+/// its row lock meanwhile: a session revoked after the request began (by the
+/// user it was stolen from) cannot revoke anything any more.
+async fn revoke_from_live_session(
+    state: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
+    actor: Uuid,
+    target: Target,
+    reason: &'static str,
+    client: &ClientInfo,
+) -> Result<bool, AppError> {
+    let now = state.clock.now();
+    let done = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let live = session_rows::find_for_update(conn, actor)
+                .await?
+                .is_some_and(|s| s.is_live(now));
+            // Revoking one's own current session is always allowed.
+            if !live && !matches!(target, Target::One(id) if id == actor) {
+                return Ok(false);
+            }
+            sessions::revoke(state, conn, target, reason, &client.ip).await?;
+            Ok(true)
+        })
+        .await?;
+    Ok(done)
 }

@@ -15,30 +15,64 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
+/// The client's address. The TCP peer, unless the peer is one of our
+/// TRUSTED_PROXIES: then `X-Forwarded-For` is walked from the right (the
+/// entry our own proxy appended), skipping trusted proxies, and the first
+/// untrusted address is the client. Entries may carry ports (`1.2.3.4:5678`,
+/// `[::1]:80`); an entry that cannot be read stops the walk there, and the
+/// last address read (a trusted proxy's) is used, so junk cannot choose an IP.
 pub fn client_ip(req: &HttpRequest, trusted: &[IpAddr]) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
     if !trusted.contains(&peer) {
         return Some(peer);
     }
-    // Walk X-Forwarded-For from the right, skipping our own proxies.
-    let mut hops: Vec<IpAddr> = Vec::new();
+    let mut entries: Vec<&str> = Vec::new();
     for value in req.headers().get_all("x-forwarded-for") {
         let Ok(text) = value.to_str() else {
             return Some(peer);
         };
-        for part in text.split(',') {
-            match part.trim().parse::<IpAddr>() {
-                Ok(ip) => hops.push(ip),
-                Err(_) => return Some(peer),
-            }
+        entries.extend(text.split(','));
+    }
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Some(ip) = parse_forwarded(entry) else {
+            break;
+        };
+        client = ip;
+        if !trusted.contains(&ip) {
+            break;
         }
     }
-    Some(
-        hops.into_iter()
-            .rev()
-            .find(|ip| !trusted.contains(ip))
-            .unwrap_or(peer),
-    )
+    Some(client)
+}
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port.
+fn parse_forwarded(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    if let Ok(sock) = entry.parse::<std::net::SocketAddr>() {
+        return Some(sock.ip());
+    }
+    // `[v6]` without a port.
+    entry
+        .strip_prefix('[')
+        .and_then(|e| e.strip_suffix(']'))
+        .and_then(|e| e.parse::<IpAddr>().ok())
+}
+
+/// The key under which an address is throttled: the address itself for
+/// IPv4, its /64 network for IPv6 (one subscriber typically holds a whole
+/// /64, so counting single v6 addresses would be no limit at all).
+pub fn throttle_key(ip: &str) -> String {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_owned(),
+    }
 }
 
 impl ClientInfo {
@@ -70,5 +104,69 @@ impl FromRequest for ClientInfo {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(Ok(ClientInfo::from_req(req)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn from(peer: &str, xff: &[&str], trusted: &[&str]) -> IpAddr {
+        let mut req = TestRequest::default().peer_addr(format!("{peer}:1234").parse().unwrap());
+        for v in xff {
+            req = req.append_header(("x-forwarded-for", *v));
+        }
+        let trusted: Vec<IpAddr> = trusted.iter().map(|t| ip(t)).collect();
+        client_ip(&req.to_http_request(), &trusted).unwrap()
+    }
+
+    #[test]
+    fn forwarded_for_is_read_from_the_right_and_only_behind_trusted_proxies() {
+        let lb = "10.0.0.1";
+        // Untrusted peers: the header is ignored.
+        assert_eq!(from("203.0.113.9", &["1.1.1.1"], &[lb]), ip("203.0.113.9"));
+        // Behind the load balancer: the rightmost untrusted entry.
+        assert_eq!(
+            from(lb, &["6.6.6.6, 198.51.100.7"], &[lb]),
+            ip("198.51.100.7")
+        );
+        // Trusted hops are skipped.
+        assert_eq!(
+            from(lb, &["198.51.100.7, 10.0.0.2"], &[lb, "10.0.0.2"]),
+            ip("198.51.100.7")
+        );
+        // Ports are stripped.
+        assert_eq!(from(lb, &["198.51.100.7:5555"], &[lb]), ip("198.51.100.7"));
+        assert_eq!(from(lb, &["[2001:db8::1]:443"], &[lb]), ip("2001:db8::1"));
+        // Several headers count as one list.
+        assert_eq!(
+            from(lb, &["6.6.6.6", "198.51.100.7"], &[lb]),
+            ip("198.51.100.7")
+        );
+    }
+
+    #[test]
+    fn junk_cannot_pick_an_address_or_hide_behind_the_proxy_elsewhere() {
+        let lb = "10.0.0.1";
+        // Junk to the right of a real client: the walk stops at the junk,
+        // leaving the proxy's address (a bucket of its own, not the victim's).
+        assert_eq!(from(lb, &["198.51.100.7, junk"], &[lb]), ip(lb));
+        // Junk to the left of the real client does not matter.
+        assert_eq!(from(lb, &["junk, 198.51.100.7"], &[lb]), ip("198.51.100.7"));
+    }
+
+    #[test]
+    fn ipv6_is_throttled_per_64() {
+        assert_eq!(throttle_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            throttle_key("2001:db8:1:2:bbbb::9"),
+            throttle_key("2001:db8:1:2:aaaa::1")
+        );
+        assert_eq!(throttle_key("198.51.100.7"), "198.51.100.7");
     }
 }

@@ -25,27 +25,28 @@ use uuid::Uuid;
 
 /// `application_name` of the listener's connection (visible in pg_stat_activity).
 pub const LISTENER_APP_NAME: &str = "hybrid-auth-revocation-listener";
-/// After this long without a notification the listener pings its connection.
-const HEARTBEAT: StdDuration = StdDuration::from_secs(1);
-/// The view vouches only while the connection was seen alive this recently,
-/// so a silently dead connection (no RST) cannot keep it "fresh" for long.
-const ALIVE_WINDOW: StdDuration = StdDuration::from_secs(5);
 const RECONNECT_BACKOFF: StdDuration = StdDuration::from_millis(500);
+
+pub use crate::config::Heartbeat;
 
 #[derive(Clone)]
 pub struct RevocationView {
     revoked: Arc<RwLock<HashMap<Uuid, OffsetDateTime>>>,
     fresh: Arc<AtomicBool>,
-    /// Milliseconds since `epoch` when the listener connection last answered.
+    /// Milliseconds since `epoch` when a notification last arrived.
     alive_at: Arc<AtomicU64>,
     epoch: std::time::Instant,
     db_checks: Arc<AtomicU64>,
     window: Duration,
     clock: Clock,
+    pool: PgPool,
+    timing: Heartbeat,
+    /// This instance's heartbeat channel.
+    channel: Arc<str>,
 }
 
 impl RevocationView {
-    pub fn new(window: Duration, clock: Clock) -> Self {
+    pub fn new(window: Duration, clock: Clock, pool: PgPool, timing: Heartbeat) -> Self {
         RevocationView {
             revoked: Arc::default(),
             fresh: Arc::new(AtomicBool::new(false)),
@@ -54,15 +55,34 @@ impl RevocationView {
             db_checks: Arc::new(AtomicU64::new(0)),
             window,
             clock,
+            pool,
+            timing,
+            channel: format!("hybrid_auth_hb_{}", Uuid::new_v4().simple()).into(),
         }
     }
 
-    /// True while the listener is connected, was seen alive within
-    /// `ALIVE_WINDOW`, and the set is complete.
+    /// True while the listener is connected, its heartbeat came back within
+    /// the alive window, and the set is complete.
     pub fn is_fresh(&self) -> bool {
         let alive_at = StdDuration::from_millis(AtomicU64::load(&self.alive_at, Ordering::SeqCst));
         AtomicBool::load(&self.fresh, Ordering::SeqCst)
-            && self.epoch.elapsed() < alive_at + ALIVE_WINDOW
+            && self.epoch.elapsed() < alive_at + self.timing.alive_window
+    }
+
+    /// Entries in the set (revoked within the window, until the next prune).
+    pub fn len(&self) -> usize {
+        self.read_set().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn read_set(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Uuid, OffsetDateTime>> {
+        match self.revoked.read() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
     fn mark_alive(&self) {
@@ -76,10 +96,7 @@ impl RevocationView {
         if !self.is_fresh() {
             return false;
         }
-        let revoked = match self.revoked.read() {
-            Ok(set) => set.contains_key(&sid),
-            Err(poisoned) => poisoned.into_inner().contains_key(&sid),
-        };
+        let revoked = self.read_set().contains_key(&sid);
         !revoked && self.is_fresh()
     }
 
@@ -92,10 +109,7 @@ impl RevocationView {
     /// while the view is fresh; from the database otherwise.
     pub async fn is_revoked(&self, pool: &PgPool, sid: Uuid) -> Result<bool, DbError> {
         if self.is_fresh() {
-            let revoked = match self.revoked.read() {
-                Ok(set) => set.contains_key(&sid),
-                Err(poisoned) => poisoned.into_inner().contains_key(&sid),
-            };
+            let revoked = self.read_set().contains_key(&sid);
             // Re-check freshness: a listener that died mid-read must not vouch.
             if self.is_fresh() {
                 return Ok(revoked);
@@ -107,11 +121,17 @@ impl RevocationView {
     }
 
     /// Records revocations made by this instance at once (the NOTIFY will
-    /// say the same a moment later), so a logout is effective immediately here.
+    /// say the same a moment later), so a logout is effective immediately
+    /// here. One lock for the whole batch, and no pruning: that happens on
+    /// the heartbeat, so noting N ids costs O(N), not O(N × set size).
     pub fn note(&self, ids: &[Uuid]) {
+        if ids.is_empty() {
+            return;
+        }
         let now = self.clock.now();
+        let mut set = self.set();
         for id in ids {
-            self.insert(*id, now);
+            set.insert(*id, now);
         }
     }
 
@@ -122,20 +142,16 @@ impl RevocationView {
         }
     }
 
-    /// Adds `sid` and drops entries older than the window (their tokens have expired).
-    fn insert(&self, sid: Uuid, at: OffsetDateTime) {
+    /// Drops entries older than the window: their tokens have expired.
+    pub fn prune(&self) {
         let cutoff = self.clock.now() - self.window;
-        let mut set = self.set();
-        set.insert(sid, at);
-        set.retain(|_, t| *t > cutoff);
-    }
-
-    fn replace(&self, entries: HashMap<Uuid, OffsetDateTime>) {
-        *self.set() = entries;
+        self.set().retain(|_, t| *t > cutoff);
     }
 
     /// Connects, LISTENs, then loads the recent revocations (in that order, so
     /// nothing committed in between is missed) and marks the view fresh.
+    /// The loaded rows are merged into the set, never replace it: an id this
+    /// instance noted while the listener was away must not be dropped.
     pub async fn connect(&self, database_url: &str) -> anyhow::Result<AsyncPgConnection> {
         let url = listener_url(database_url);
         let mut conn = tokio::time::timeout(
@@ -145,9 +161,16 @@ impl RevocationView {
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting the revocation listener"))??;
         sessions::listen_revoked(&mut conn).await?;
+        db::listen(&mut conn, &self.channel).await?;
         let since = self.clock.now() - self.window;
         let rows = sessions::revoked_since(&mut conn, since).await?;
-        self.replace(rows.into_iter().collect());
+        {
+            let mut set = self.set();
+            for (id, at) in rows {
+                set.entry(id).or_insert(at);
+            }
+        }
+        self.mark_alive();
         self.fresh.store(true, Ordering::SeqCst);
         Ok(conn)
     }
@@ -175,33 +198,55 @@ impl RevocationView {
     }
 
     async fn listen(&self, mut conn: AsyncPgConnection) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(self.timing.heartbeat);
         loop {
             let next = {
                 let stream = conn.notifications_stream();
                 let mut stream = std::pin::pin!(stream);
-                tokio::time::timeout(HEARTBEAT, stream.next()).await
+                tokio::select! {
+                    n = stream.next() => Some(n),
+                    _ = tick.tick() => None,
+                }
             };
             match next {
-                Ok(Some(Ok(n))) => {
+                Some(Some(Ok(n))) => {
                     self.mark_alive();
+                    if n.channel == *self.channel {
+                        continue;
+                    }
                     match Uuid::parse_str(&n.payload) {
-                        Ok(sid) => self.insert(sid, self.clock.now()),
+                        Ok(sid) => self.note(&[sid]),
                         Err(_) => tracing::warn!("ignoring malformed revocation notification"),
                     }
                 }
-                Ok(Some(Err(e))) => return Err(e.into()),
-                Ok(None) => return Err(anyhow::anyhow!("notification stream ended")),
-                Err(_) => {
-                    // Quiet for a while: make sure the connection is still alive.
-                    let ping = db::ping_conn(&mut conn);
-                    tokio::time::timeout(ALIVE_WINDOW, ping)
-                        .await
-                        .map_err(|_| anyhow::anyhow!("heartbeat timed out"))??;
-                    self.mark_alive();
-                    let cutoff = self.clock.now() - self.window;
-                    self.set().retain(|_, t| *t > cutoff);
+                Some(Some(Err(e))) => return Err(e.into()),
+                Some(None) => return Err(anyhow::anyhow!("notification stream ended")),
+                None => {
+                    if !self.is_fresh() {
+                        return Err(anyhow::anyhow!(
+                            "no heartbeat echo within {:?}: notifications are not arriving",
+                            self.timing.alive_window
+                        ));
+                    }
+                    self.send_heartbeat().await;
+                    self.prune();
                 }
             }
+        }
+    }
+
+    /// NOTIFY to our own channel through the pool; its echo on the listener
+    /// connection is what keeps the view fresh.
+    async fn send_heartbeat(&self) {
+        let sent = async {
+            let mut conn = db::conn(&self.pool).await?;
+            db::notify(&mut conn, &self.channel, "").await?;
+            Ok::<(), DbError>(())
+        };
+        match tokio::time::timeout(self.timing.heartbeat, sent).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::debug!(error = %e, "revocation heartbeat not sent"),
+            Err(_) => tracing::debug!("revocation heartbeat timed out"),
         }
     }
 }

@@ -19,7 +19,7 @@ fn email_key(email: &str) -> String {
 }
 
 fn ip_key(ip: &str) -> String {
-    format!("ip:{ip}")
+    format!("ip:{}", super::client::throttle_key(ip))
 }
 
 /// Seconds until `key` may try again, if it is at `limit` within the window.
@@ -99,4 +99,33 @@ pub async fn succeed(
 
 pub async fn purge_old(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<usize> {
     login_failures::delete_before(conn, now - WINDOW).await
+}
+
+fn register_key(ip: &str) -> String {
+    format!("register:{}", super::client::throttle_key(ip))
+}
+
+/// Counts a registration attempt from `ip`: `Err(seconds)` once the address
+/// made `max_failures × IP_FACTOR` attempts within the window. Every attempt
+/// counts, successful or not: accounts are cheap to ask for and costly to hash.
+pub async fn register_attempt(
+    conn: &mut AsyncPgConnection,
+    max_failures: u32,
+    ip: &str,
+    now: OffsetDateTime,
+) -> QueryResult<Result<(), u64>> {
+    if ip.is_empty() {
+        return Ok(Ok(()));
+    }
+    let key = register_key(ip);
+    let limit = max_failures.saturating_mul(IP_FACTOR);
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        login_failures::lock_key(conn, &key).await?;
+        if let Some(wait) = retry_after(conn, &key, limit, now).await? {
+            return Ok(Err(wait));
+        }
+        login_failures::insert(conn, &key, now).await?;
+        Ok(Ok(()))
+    })
+    .await
 }

@@ -44,6 +44,21 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for DbError {
 }
 
 impl DbError {
+    /// True when Postgres refused the input itself (text it cannot store,
+    /// such as a NUL byte): the request was bad, not the server.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            DbError::Query(diesel::result::Error::DatabaseError(_, info)) => {
+                let m = info.message();
+                m.contains("invalid byte sequence") || m.contains("character not in repertoire")
+            }
+            DbError::Query(diesel::result::Error::SerializationError(e)) => {
+                e.to_string().contains("nul byte")
+            }
+            _ => false,
+        }
+    }
+
     /// True when this is an outage rather than a bug or a constraint.
     pub fn is_unavailable(&self) -> bool {
         match self {
@@ -106,5 +121,27 @@ pub async fn ping_conn(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> 
 pub async fn ping(pool: &PgPool) -> Result<(), DbError> {
     let mut conn = conn(pool).await?;
     ping_conn(&mut conn).await?;
+    Ok(())
+}
+
+/// `LISTEN channel` on this connection (`channel` must be an identifier).
+pub async fn listen(conn: &mut AsyncPgConnection, channel: &str) -> diesel::QueryResult<()> {
+    diesel::sql_query(format!("LISTEN \"{}\"", channel.replace('"', "")))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// `NOTIFY channel, payload` (delivered when the transaction commits).
+pub async fn notify(
+    conn: &mut AsyncPgConnection,
+    channel: &str,
+    payload: &str,
+) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT pg_notify($1, $2)")
+        .bind::<diesel::sql_types::Text, _>(channel)
+        .bind::<diesel::sql_types::Text, _>(payload)
+        .execute(conn)
+        .await?;
     Ok(())
 }

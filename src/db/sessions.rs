@@ -171,20 +171,12 @@ pub async fn mark_revoked(
 
 /// Announces a revoked session id on `REVOKED_CHANNEL` (delivered at commit).
 pub async fn notify_revoked(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_notify($1, $2)")
-        .bind::<diesel::sql_types::Text, _>(REVOKED_CHANNEL)
-        .bind::<diesel::sql_types::Text, _>(id.to_string())
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::notify(conn, REVOKED_CHANNEL, &id.to_string()).await
 }
 
 /// Subscribes this connection to `REVOKED_CHANNEL`.
 pub async fn listen_revoked(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    diesel::sql_query(format!("LISTEN {REVOKED_CHANNEL}"))
-        .execute(conn)
-        .await?;
-    Ok(())
+    super::listen(conn, REVOKED_CHANNEL).await
 }
 
 /// Sessions revoked after `since`, with when.

@@ -12,14 +12,11 @@ pub mod api;
 pub mod assets;
 pub mod browser_token;
 pub mod health;
+pub mod middleware;
 pub mod pages;
 pub mod prelude;
 
-use crate::error::{html_error, log_chain, AppError};
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
-use actix_web::middleware::Next;
+use crate::error::AppError;
 use actix_web::web::{self, delete, get, post};
 
 /// Routes under `/api/v1` (bearer tokens; JSON errors).
@@ -70,42 +67,4 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
 /// HTML 404 for unknown page paths.
 pub async fn page_not_found() -> Result<actix_web::HttpResponse, AppError> {
     Err(AppError::NotFound)
-}
-
-/// Form bodies: 64 KiB at most (413 past it); anything unreadable is 400.
-pub fn form_config() -> web::FormConfig {
-    web::FormConfig::default()
-        .limit(64 * 1024)
-        .error_handler(|e, _| match e {
-            actix_web::error::UrlencodedError::Overflow { .. } => {
-                actix_web::error::InternalError::from_response(
-                    e,
-                    html_error(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "Too large",
-                        "The form was too large.",
-                    ),
-                )
-                .into()
-            }
-            _ => AppError::BadRequest("The form could not be read.").into(),
-        })
-}
-
-/// The session store's only failure mode is the database: answer 503 with
-/// Retry-After instead of actix-session's bare 500.
-pub async fn session_store_errors(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    next.call(req).await.map_err(|e| {
-        let cause = anyhow::anyhow!("{e}");
-        log_chain("session store failed", cause.as_ref());
-        let res = html_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Temporarily unavailable",
-            "The service is temporarily unavailable. Please try again in a moment.",
-        );
-        actix_web::error::InternalError::from_response("session store unavailable", res).into()
-    })
 }

@@ -37,3 +37,43 @@ async fn routes_answer_in_process_through_init_service() {
         "Bearer realm=\"hybrid-auth\""
     );
 }
+
+async fn boom() -> actix_web::HttpResponse {
+    panic!("a bug in a handler")
+}
+
+#[actix_web::test]
+async fn a_panicking_handler_is_a_generic_500_and_the_server_keeps_serving() {
+    use actix_web::middleware::from_fn;
+    use hybrid_auth::routes::middleware::catch_panics;
+    let service = test::init_service(
+        actix_web::App::new()
+            .wrap(from_fn(catch_panics))
+            .route("/boom", actix_web::web::get().to(boom))
+            .route("/api/v1/boom", actix_web::web::get().to(boom))
+            .route("/fine", actix_web::web::get().to(|| async { "fine" })),
+    )
+    .await;
+
+    let page =
+        test::call_service(&service, test::TestRequest::get().uri("/boom").to_request()).await;
+    assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body = test::read_body(page).await;
+    assert!(
+        !String::from_utf8_lossy(&body).contains("a bug"),
+        "no internals"
+    );
+
+    let api = test::call_service(
+        &service,
+        test::TestRequest::get().uri("/api/v1/boom").to_request(),
+    )
+    .await;
+    assert_eq!(api.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let json: serde_json::Value = test::read_body_json(api).await;
+    assert_eq!(json["error"], "server_error");
+
+    let fine =
+        test::call_service(&service, test::TestRequest::get().uri("/fine").to_request()).await;
+    assert_eq!(fine.status(), StatusCode::OK);
+}

@@ -10,6 +10,7 @@ mod caches;
 mod database;
 mod forge;
 mod forged_tokens;
+mod hardening;
 mod helpers;
 mod in_process;
 mod login;

@@ -84,6 +84,11 @@ pub async fn create(
     let input: NewNote = serde_json::from_slice(&body).map_err(|_| {
         ApiError::InvalidRequest("expected {\"title\": string, \"body\": string}".into())
     })?;
+    if input.title.contains('\0') || input.body.contains('\0') {
+        return Err(ApiError::InvalidRequest(
+            "title and body must not contain NUL bytes".into(),
+        ));
+    }
     let title_len = input.title.chars().count();
     if title_len == 0 || input.title.trim().is_empty() || title_len > TITLE_MAX {
         return Err(ApiError::InvalidRequest(format!(

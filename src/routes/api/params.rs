@@ -96,6 +96,11 @@ pub async fn read_params(
     };
     let mut params = HashMap::with_capacity(pairs.len());
     for (k, v) in pairs {
+        if k.contains('\0') || v.contains('\0') {
+            return Err(ApiError::invalid_request(
+                "parameters must not contain NUL bytes",
+            ));
+        }
         if params.contains_key(&k) {
             return Err(ApiError::invalid_request(format!(
                 "parameter `{}` is repeated",

@@ -94,9 +94,14 @@ pub async fn revoke_one(
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let id = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
-    account::revoke_own_session(&state, &user, id, &client)
+    let done = account::revoke_own_session(&state, &user, id, &client)
         .await?
         .ok_or(AppError::NotFound)?;
+    if !done {
+        return Err(AppError::LoginRequired {
+            next: "/account".to_owned(),
+        });
+    }
     if id == user.session.id {
         session.purge();
     }
@@ -111,7 +116,11 @@ pub async fn revoke_others(
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
-    account::revoke_other_sessions(&state, &user, &client).await?;
+    if !account::revoke_other_sessions(&state, &user, &client).await? {
+        return Err(AppError::LoginRequired {
+            next: "/account".to_owned(),
+        });
+    }
     Ok(see_other("/account"))
 }
 

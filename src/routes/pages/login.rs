@@ -90,6 +90,9 @@ pub async fn login(
         Ok(res)
     };
 
+    if form.email.contains('\0') || form.password.contains('\0') {
+        return fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE.to_owned(), None);
+    }
     match authenticate(&state, &form.email, form.password.clone(), &client).await? {
         AuthOutcome::Throttled(secs) => fail(
             StatusCode::TOO_MANY_REQUESTS,

@@ -8,12 +8,12 @@ use crate::auth::current_user::resolve_with;
 use crate::auth::email::Email;
 use crate::auth::login::start_web_session;
 use crate::auth::typed_session::TypedSession;
-use crate::auth::{csrf, password, scopes, AppState};
+use crate::auth::{csrf, password, scopes, throttle, AppState};
 use crate::db;
 use crate::db::users::{self, NewUser};
 use crate::error::AppError;
 use crate::web::PageContext;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
@@ -68,7 +68,7 @@ pub async fn register(
     csrf::require_anon_csrf(&req, &state, &form.csrf_token)?;
     let form = form.into_inner();
     let (csrf_token, _) = csrf::anon_token(&req, &state)?;
-    let fail = |message: &str| {
+    let fail_with = |status: StatusCode, message: &str| {
         let page = RegisterPage {
             page: PageContext {
                 csrf_token: csrf_token.clone(),
@@ -78,8 +78,26 @@ pub async fn register(
             error: Some(message),
             closed: false,
         };
-        render(StatusCode::BAD_REQUEST, &page, None)
+        render(status, &page, None)
     };
+    let fail = |message: &str| fail_with(StatusCode::BAD_REQUEST, message);
+    let limit = {
+        let mut conn = db::conn(&state.pool).await?;
+        throttle::register_attempt(
+            &mut conn,
+            state.settings.login_max_failures,
+            &client.ip,
+            state.clock.now(),
+        )
+        .await?
+    };
+    if let Err(secs) = limit {
+        let message = "Too many new accounts from your network. Try again later.";
+        let mut res = fail_with(StatusCode::TOO_MANY_REQUESTS, message)?;
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        return Ok(res);
+    }
     let email = match Email::parse(&form.email) {
         Ok(e) => e,
         Err(m) => return fail(m),

@@ -1,0 +1,122 @@
+//! Middleware of the HTTP layer: request ids, panics as generic 500s, the
+//! 503 for session-store outages, and the form-body rules.
+
+use crate::auth::AppState;
+use crate::error::{html_error, log_chain, ApiError, AppError};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpMessage, ResponseError};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use tracing::Instrument;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request (also in the `request` span of every log
+/// line written while it is handled).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn acceptable_id(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// Gives every request an id: the `X-Request-Id` a trusted proxy sent (if
+/// well-formed), else a fresh one. It is echoed on the response and carried
+/// by a tracing span, so every log line of the request names it.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let from_proxy = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|state| {
+            let peer = req.peer_addr()?.ip();
+            state.settings.trusted_proxies.contains(&peer).then_some(())
+        })
+        .and_then(|()| req.headers().get(&REQUEST_ID)?.to_str().ok())
+        .filter(|v| acceptable_id(v))
+        .map(str::to_owned);
+    let id = from_proxy.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut res = next.call(req).instrument(span).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(res)
+}
+
+/// A panic in a handler becomes a generic 500 (JSON under `/api/`, else an
+/// HTML page) instead of a dropped connection, and the worker keeps serving.
+pub async fn catch_panics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    // The request cannot be kept (routing needs it unshared), so the 500 is
+    // attached to a stand-in request; the outer middleware only reads the
+    // response.
+    let api = req.path().starts_with("/api/");
+    match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+        Ok(res) => res.map(ServiceResponse::map_into_boxed_body),
+        Err(_) => {
+            let cause = anyhow::anyhow!("a request handler panicked");
+            let res = if api {
+                ApiError::Unexpected(cause).error_response()
+            } else {
+                AppError::Unexpected(cause).error_response()
+            };
+            let stand_in = actix_web::test::TestRequest::default().to_http_request();
+            Ok(ServiceResponse::new(stand_in, res))
+        }
+    }
+}
+
+/// Form bodies: 64 KiB at most (413 past it). A body that cannot be read is
+/// 400, except on a request that carries the session cookie: there it is a
+/// state change without a readable `csrf_token`, so a CSRF failure (403).
+pub fn form_config(session_cookie: &'static str) -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(64 * 1024)
+        .error_handler(move |e, req| match e {
+            actix_web::error::UrlencodedError::Overflow { .. } => {
+                actix_web::error::InternalError::from_response(
+                    e,
+                    html_error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "Too large",
+                        "The form was too large.",
+                    ),
+                )
+                .into()
+            }
+            _ if req.cookie(session_cookie).is_some() => {
+                AppError::Forbidden("no readable csrf token").into()
+            }
+            _ => AppError::BadRequest("The form could not be read.").into(),
+        })
+}
+
+/// The session store's only failure mode is the database: answer 503 with
+/// Retry-After instead of actix-session's bare 500.
+pub async fn session_store_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    next.call(req).await.map_err(|e| {
+        let cause = anyhow::anyhow!("{e}");
+        log_chain("session store failed", cause.as_ref());
+        let res = html_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "The service is temporarily unavailable. Please try again in a moment.",
+        );
+        actix_web::error::InternalError::from_response("session store unavailable", res).into()
+    })
+}
