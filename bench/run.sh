@@ -262,9 +262,9 @@ STORM_LOGINS=$(awk '/Requests\/sec:/ { print $2 }' "$TMP/storm.logins")
 ((S_NON2XX == 0)) || bad=1
 
 # ---- refresh-grant rotations --------------------------------------------------
-# Four chains, one per wrk thread and connection: each response's refresh
+# Eight chains, one per wrk thread and connection: each response's refresh
 # token is the next request's.
-CHAINS=4
+CHAINS=8
 RT_LIST=""
 for _ in $(seq 1 $CHAINS); do
     rt=$(grant | json_field refresh_token) || die "no refresh token"

@@ -233,13 +233,9 @@ pub async fn reload_keys(state: &AppState, conn: &mut AsyncPgConnection) -> anyh
 /// unknown: another instance may have rotated them.
 pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<Arc<Verified>, Rejected> {
     let now = state.clock.unix();
-    let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    if let Some(hit) = state.token_cache.get_if(&key, |_| true) {
-        return match check_times(&hit.claims, &state.settings, now) {
-            Ok(()) => Ok(hit),
-            Err(VerifyError::Expired) => Err(Rejected::Expired),
-            Err(_) => Err(Rejected::Invalid),
-        };
+    let key = cache_key(token);
+    if let Some(hit) = from_cache(state, &key, now) {
+        return hit;
     }
     let mut result = verify(&state.keys.current(), &state.settings, now, token);
     if result.as_ref().err() == Some(&VerifyError::UnknownKey)
@@ -264,10 +260,43 @@ pub async fn verify_with_reload(state: &AppState, token: &str) -> Result<Arc<Ver
     }
 }
 
-/// Verifies `token` fully: signature, claims, then revocation (in memory
-/// while the revocation view is fresh, else in the database).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Arc<Verified>, Rejected> {
-    let verified = verify_with_reload(state, token).await?;
+fn cache_key(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The cached verification of exactly this token, with the time checks
+/// applied now; `None` on a miss.
+fn from_cache(
+    state: &AppState,
+    key: &[u8; 32],
+    now: i64,
+) -> Option<Result<Arc<Verified>, Rejected>> {
+    let hit = state.token_cache.get_if(key, |_| true)?;
+    Some(match check_times(&hit.claims, &state.settings, now) {
+        Ok(()) => Ok(hit),
+        Err(VerifyError::Expired) => Err(Rejected::Expired),
+        Err(_) => Err(Rejected::Invalid),
+    })
+}
+
+/// `authenticate` for a token verified before (`None` if it was not): the
+/// byte-for-byte same token skips parsing and signature checks, never the
+/// time and revocation checks.
+pub async fn authenticate_cached(
+    state: &AppState,
+    token: &str,
+) -> Option<Result<Arc<Verified>, Rejected>> {
+    let verified = match from_cache(state, &cache_key(token), state.clock.unix())? {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e)),
+    };
+    Some(check_revocation(state, verified).await)
+}
+
+async fn check_revocation(
+    state: &AppState,
+    verified: Arc<Verified>,
+) -> Result<Arc<Verified>, Rejected> {
     if state
         .revocations
         .is_revoked(&state.pool, verified.claims.sid)
@@ -276,4 +305,11 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Arc<Verified>
         return Err(Rejected::Revoked);
     }
     Ok(verified)
+}
+
+/// Verifies `token` fully: signature, claims, then revocation (in memory
+/// while the revocation view is fresh, else in the database).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Arc<Verified>, Rejected> {
+    let verified = verify_with_reload(state, token).await?;
+    check_revocation(state, verified).await
 }

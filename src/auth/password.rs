@@ -42,16 +42,21 @@ pub fn init() {
     let _ = dummy_hash();
 }
 
-/// Where password hashes run: on the blocking pool, never on the async
-/// workers, at most `concurrency` at once (each takes 19 MiB and a core for
-/// ~20 ms). Up to `queue` more requests wait for a slot; past that a request
-/// is refused at once with `AppError::Overloaded` (503 + Retry-After), so a
-/// login storm cannot pile up unbounded work or starve other requests.
+/// Where password hashes run: on a few threads of their own, never on the
+/// async workers, at most `concurrency` at once (each takes 19 MiB and a core
+/// for ~20 ms). The threads run at a lower CPU priority (nice 10 on Linux),
+/// so a login storm takes the CPU that other requests leave over instead of
+/// slicing their latency. Up to `queue` more requests wait for a slot; past
+/// that a request is refused at once with `AppError::Overloaded` (503 +
+/// Retry-After), so a storm cannot pile up unbounded work.
 pub struct Hasher {
     slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     queue: usize,
+    jobs: std::sync::mpsc::Sender<Job>,
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 /// Undoes the `waiting` count when a queued request gets its slot or gives up.
 struct Waiting<'a>(&'a AtomicUsize);
@@ -62,12 +67,47 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Lowers the calling thread's CPU priority (Linux: per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the
+    // calling thread. A failure leaves the priority as it was, which is fine.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 impl Hasher {
     pub fn new(concurrency: usize, queue: usize) -> Self {
+        let concurrency = concurrency.max(1);
+        let (jobs, inbox) = std::sync::mpsc::channel::<Job>();
+        let inbox = Arc::new(std::sync::Mutex::new(inbox));
+        for i in 0..concurrency {
+            let inbox = inbox.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match inbox.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(poisoned) => poisoned.into_inner().recv(),
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // the Hasher is gone
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
         Hasher {
-            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            slots: Arc::new(Semaphore::new(concurrency)),
             waiting: AtomicUsize::new(0),
             queue,
+            jobs,
         }
     }
 
@@ -76,10 +116,10 @@ impl Hasher {
         self.slots.available_permits()
     }
 
-    /// Runs `work` on the blocking pool once a slot is free. The slot is
-    /// moved into the blocking task: a client that disconnects drops this
-    /// future, but the hash it started keeps its slot until it has finished
-    /// (blocking tasks cannot be cancelled), so the bound holds.
+    /// Runs `work` on a hashing thread once a slot is free. The slot is moved
+    /// into the job: a client that disconnects drops this future, but the
+    /// hash it started keeps its slot until it has finished (a running hash
+    /// cannot be cancelled), so the bound holds.
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
@@ -99,12 +139,17 @@ impl Hasher {
                     .map_err(anyhow::Error::from)?
             }
         };
-        let result = actix_web::web::block(move || {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
             let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(anyhow::Error::from)?;
+            let _ = done.send(work());
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("password hashing threads are gone"))?;
+        let result = result
+            .await
+            .map_err(|_| anyhow::anyhow!("a password hashing job was dropped"))?;
         Ok(result?)
     }
 }

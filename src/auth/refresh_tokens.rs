@@ -97,12 +97,11 @@ pub async fn rotate(
     let mut conn = db::conn(&state.pool).await?;
     let outcome = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let Some(row) = rows::find_for_update(conn, &presented_hash).await? else {
+            let Some((row, session)) =
+                rows::find_with_session_for_update(conn, &presented_hash).await?
+            else {
                 return Ok(Rotation::Refused("invalid refresh token"));
             };
-            let session = session_rows::find_for_update(conn, row.session_id)
-                .await?
-                .ok_or(diesel::result::Error::NotFound)?;
             if session.revoked_at.is_some() {
                 return Ok(Rotation::Refused("refresh token revoked"));
             }

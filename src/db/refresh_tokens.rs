@@ -3,6 +3,7 @@
 //! `auth::refresh_tokens`.
 
 use super::schema::{refresh_tokens, sessions};
+use super::sessions::SessionRow;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
@@ -35,14 +36,16 @@ pub async fn insert(
     Ok(())
 }
 
-/// The token with this hash, locked for the rest of the transaction.
-pub async fn find_for_update(
+/// The token with this hash and its session, both rows locked for the rest
+/// of the transaction (one round trip).
+pub async fn find_with_session_for_update(
     conn: &mut AsyncPgConnection,
     token_hash: &[u8],
-) -> QueryResult<Option<RefreshToken>> {
+) -> QueryResult<Option<(RefreshToken, SessionRow)>> {
     refresh_tokens::table
+        .inner_join(sessions::table)
         .filter(refresh_tokens::token_hash.eq(token_hash))
-        .select(RefreshToken::as_select())
+        .select((RefreshToken::as_select(), SessionRow::as_select()))
         .for_update()
         .first(conn)
         .await

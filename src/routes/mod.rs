@@ -56,12 +56,14 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/token", post().to(browser_token::browser_token));
 }
 
-/// Routes outside both scopes: probes, static files, the JWKS.
+/// Routes outside both scopes: probes, static files, the JWKS. (The static
+/// files sit in a scope of their own so that their pattern is only tried
+/// for paths under /static.)
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", get().to(health::healthz))
         .route("/readyz", get().to(health::readyz))
-        .route("/static/{path:.*}", get().to(assets::asset))
-        .route("/.well-known/jwks.json", get().to(api::jwks::jwks));
+        .route("/.well-known/jwks.json", get().to(api::jwks::jwks))
+        .service(web::scope("/static").route("/{path:.*}", get().to(assets::asset)));
 }
 
 /// HTML 404 for unknown page paths.

@@ -22,11 +22,20 @@ pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse
     })))
 }
 
+#[derive(serde::Serialize)]
+struct Ping<'a> {
+    sub: uuid::Uuid,
+    sid: uuid::Uuid,
+    scope: &'a str,
+    exp: i64,
+}
+
 pub async fn ping(auth: Bearer) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
-        "sub": auth.claims().sub,
-        "sid": auth.claims().sid,
-        "scope": auth.claims().scope,
-        "exp": auth.claims().exp,
-    }))
+    let c = auth.claims();
+    HttpResponse::Ok().json(Ping {
+        sub: c.sub,
+        sid: c.sid,
+        scope: &c.scope,
+        exp: c.exp,
+    })
 }

@@ -70,11 +70,9 @@ pub async fn read_params(
             if body.is_empty() {
                 return Ok(HashMap::new());
             }
-            let value: serde_json::Value = serde_json::from_slice(&body)
-                .map_err(|_| ApiError::invalid_request("malformed JSON body"))?;
-            let serde_json::Value::Object(map) = value else {
-                return Err(ApiError::invalid_request("the JSON body must be an object"));
-            };
+            let ObjectPairs(map) = serde_json::from_slice(&body).map_err(|_| {
+                ApiError::invalid_request("malformed JSON body (it must be one object)")
+            })?;
             let mut pairs = Vec::with_capacity(map.len());
             for (k, v) in map {
                 match v {
@@ -123,4 +121,31 @@ pub fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&
         .map(String::as_str)
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::invalid_request(format!("missing parameter `{name}`")))
+}
+
+/// A JSON object read as its list of members, so that a repeated key is seen
+/// (a map would silently keep the last one).
+struct ObjectPairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for ObjectPairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = ObjectPairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ObjectPairs, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    pairs.push(entry);
+                }
+                Ok(ObjectPairs(pairs))
+            }
+        }
+        d.deserialize_map(Members)
+    }
 }
