@@ -16,7 +16,7 @@ use super::sessions::{self, Target};
 use super::state::AppState;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::refresh_tokens as rows;
-use crate::db::sessions::{self as session_rows, SessionRow};
+use crate::db::sessions::SessionRow;
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use diesel::QueryResult;
@@ -114,15 +114,21 @@ pub async fn rotate(
                 Err(e) => return Ok(Rotation::BadScope(e)),
             };
             let key = state.secrets.refresh_mac_key.expose_secret();
-            match (row.spent_at, row.successor_nonce) {
+            match (row.spent_at, row.successor_nonce.clone()) {
                 (None, _) => {
                     let nonce = crypto::random_bytes::<32>()
                         .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
-                    rows::mark_spent(conn, row.id, now, &nonce).await?;
                     let successor = successor_token(key, session.id, row.id, &nonce);
-                    rows::insert(conn, session.id, &hash(&successor), now).await?;
                     let idle_expires = (now + idle).min(session.absolute_expires_at);
-                    session_rows::touch(conn, session.id, now, idle_expires).await?;
+                    rows::spend(
+                        conn,
+                        &row,
+                        &nonce,
+                        &hash(&successor),
+                        now,
+                        idle_expires,
+                    )
+                    .await?;
                     Ok(Rotation::Rotated {
                         successor,
                         session: Box::new(session),

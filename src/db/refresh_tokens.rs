@@ -52,20 +52,37 @@ pub async fn find_with_session_for_update(
         .optional()
 }
 
-/// Marks the token spent and keeps the nonce its successor was derived from.
-pub async fn mark_spent(
+/// One rotation in one round trip: marks `spent` spent (keeping the nonce its
+/// successor was derived from), inserts the successor's hash, and records the
+/// activity on the session (last seen, idle expiry).
+pub async fn spend(
     conn: &mut AsyncPgConnection,
-    id: Uuid,
-    now: OffsetDateTime,
+    spent: &RefreshToken,
     successor_nonce: &[u8],
+    successor_hash: &[u8],
+    now: OffsetDateTime,
+    idle_expires_at: OffsetDateTime,
 ) -> QueryResult<()> {
-    diesel::update(refresh_tokens::table.find(id))
-        .set((
-            refresh_tokens::spent_at.eq(now),
-            refresh_tokens::successor_nonce.eq(successor_nonce),
-        ))
-        .execute(conn)
-        .await?;
+    use diesel::sql_types::{Bytea, Timestamptz, Uuid as SqlUuid};
+    diesel::sql_query(
+        "WITH spent AS ( \
+             UPDATE refresh_tokens SET spent_at = $1, successor_nonce = $2 WHERE id = $3 \
+         ), successor AS ( \
+             INSERT INTO refresh_tokens (id, session_id, token_hash, created_at) \
+             VALUES ($4, $5, $6, $1) \
+         ) \
+         UPDATE sessions SET last_seen_at = $1, idle_expires_at = $7 \
+         WHERE id = $5 AND revoked_at IS NULL",
+    )
+    .bind::<Timestamptz, _>(now)
+    .bind::<Bytea, _>(successor_nonce)
+    .bind::<SqlUuid, _>(spent.id)
+    .bind::<SqlUuid, _>(Uuid::now_v7())
+    .bind::<SqlUuid, _>(spent.session_id)
+    .bind::<Bytea, _>(successor_hash)
+    .bind::<Timestamptz, _>(idle_expires_at)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
