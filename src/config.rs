@@ -42,6 +42,19 @@ pub struct Settings {
     /// How the revocation listener proves delivery (not read from the
     /// environment; tests shorten it).
     pub listener_heartbeat: Heartbeat,
+    /// A rotated key is published at once and signs after this delay
+    /// (KEY_ACTIVATION_DELAY, default 5m); the JWKS max-age never exceeds it.
+    pub key_activation_delay: Duration,
+    /// Where Prometheus metrics are served (METRICS_BIND_ADDR; unset: nowhere).
+    pub metrics_bind_addr: Option<String>,
+    /// LOG_FORMAT: `pretty` (default) or `json`.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
 }
 
 /// How the revocation listener proves that notifications arrive: every
@@ -230,6 +243,18 @@ impl Settings {
                 Some(_) => return Err(err("LISTENER_DATABASE_URL", "must be a postgres:// URL")),
             },
             listener_heartbeat: Heartbeat::default(),
+            key_activation_delay: duration("KEY_ACTIVATION_DELAY", "5m")?,
+            metrics_bind_addr: get("METRICS_BIND_ADDR").map(|v| v.trim().to_owned()),
+            log_format: match text("LOG_FORMAT", "pretty").trim() {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                other => {
+                    return Err(err(
+                        "LOG_FORMAT",
+                        format!("`{other}` must be `pretty` or `json`"),
+                    ))
+                }
+            },
             database_url,
             bind_addr,
             public_url,
@@ -364,6 +389,8 @@ mod tests {
             ("SESSION_ABSOLUTE_TIMEOUT", "100000y"),
             ("PURGE_INTERVAL", "11y"),
             ("PASSWORD_HASH_QUEUE", "many"),
+            ("KEY_ACTIVATION_DELAY", "soon"),
+            ("LOG_FORMAT", "xml"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

@@ -8,11 +8,13 @@
 //! tests both go through `startup::Application::build`.
 
 pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod maintenance;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod web;

@@ -71,6 +71,25 @@ where
 
 /// Starts the background jobs of one instance.
 pub fn spawn_jobs(state: web::Data<AppState>) {
+    // Key changes announced by another process (CLI, other instance): reload
+    // at once, not at the next periodic reload.
+    let keys_state = state.clone();
+    actix_web::rt::spawn(async move {
+        let changed = keys_state.revocations.keys_changed();
+        loop {
+            changed.notified().await;
+            match db::conn(&keys_state.pool).await {
+                Ok(mut conn) => {
+                    if let Err(e) = access_tokens::reload_keys(&keys_state, &mut conn).await {
+                        tracing::warn!(error = %e, "reloading signing keys failed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading signing keys: database unavailable")
+                }
+            }
+        }
+    });
     every(
         state.clone(),
         StdDuration::from_secs(60),

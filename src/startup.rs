@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
     state: web::Data<AppState>,
 }
@@ -43,13 +44,22 @@ impl Application {
         let workers = settings.workers;
         let state = build_state(settings, clock).await?;
         let server_state = state.clone();
+        // SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up
+        // to 30 s), then `run_until_stopped` returns and the process exits 0;
+        // the background jobs end with the runtime.
         let server = HttpServer::new(move || app(server_state.clone()))
             .workers(workers)
+            .shutdown_timeout(30)
             .listen(listener)?
             .run();
+        let metrics_port = match &state.settings.metrics_bind_addr {
+            Some(addr) => Some(serve_metrics(addr, state.clone())?),
+            None => None,
+        };
         crate::maintenance::spawn_jobs(state.clone());
         Ok(Application {
             port,
+            metrics_port,
             server,
             state,
         })
@@ -59,6 +69,11 @@ impl Application {
         self.port
     }
 
+    /// The port of the metrics listener, when METRICS_BIND_ADDR is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     pub fn state(&self) -> web::Data<AppState> {
         self.state.clone()
     }
@@ -66,6 +81,24 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// `GET /metrics` on its own listener (never the public port), one worker.
+fn serve_metrics(addr: &str, state: web::Data<AppState>) -> anyhow::Result<u16> {
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| anyhow::anyhow!("cannot listen on METRICS_BIND_ADDR={addr}: {e}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/metrics", web::get().to(routes::health::metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    actix_web::rt::spawn(server);
+    Ok(port)
 }
 
 /// Prepares the database and builds the shared state; the revocation view is

@@ -83,10 +83,12 @@ pub fn mint(
         exp,
         scope: scope.to_owned(),
     };
+    let (kid, key) = ring.signing_key(now);
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some(TYP.to_owned());
-    header.kid = Some(ring.active_kid.clone());
-    let token = jsonwebtoken::encode(&header, &claims, ring.encoding_key())?;
+    header.kid = Some(kid.to_owned());
+    let token = jsonwebtoken::encode(&header, &claims, key)?;
+    crate::metrics::inc(crate::metrics::TOKENS_MINTED, &[]);
     Ok(Minted {
         token,
         iat: now,

@@ -14,6 +14,7 @@ use crate::db;
 use crate::db::auth_events::{self as events, NewEvent};
 use crate::db::users::{self, User};
 use crate::error::AppError;
+use crate::metrics;
 use diesel_async::AsyncPgConnection;
 
 pub enum AuthOutcome {
@@ -33,7 +34,14 @@ pub async fn authenticate(
         let mut conn = db::conn(&state.pool).await?;
         users::find_by_email(&mut conn, &email).await?
     };
-    check_password(state, &email, user, password, client, "login_failed").await
+    let outcome = check_password(state, &email, user, password, client, "login_failed").await?;
+    let result = match &outcome {
+        AuthOutcome::Ok(_) => "ok",
+        AuthOutcome::Failed => "failed",
+        AuthOutcome::Throttled(_) => "throttled",
+    };
+    metrics::inc(metrics::SIGN_INS, &[("result", result)]);
+    Ok(outcome)
 }
 
 /// Checks `password` for `user` (or against the dummy hash when there is no

@@ -19,6 +19,7 @@ use crate::db::refresh_tokens as rows;
 use crate::db::sessions::SessionRow;
 use crate::db::{self, DbError};
 use crate::error::AppError;
+use crate::metrics;
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use secrecy::ExposeSecret;
@@ -120,15 +121,7 @@ pub async fn rotate(
                         .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
                     let successor = successor_token(key, session.id, row.id, &nonce);
                     let idle_expires = (now + idle).min(session.absolute_expires_at);
-                    rows::spend(
-                        conn,
-                        &row,
-                        &nonce,
-                        &hash(&successor),
-                        now,
-                        idle_expires,
-                    )
-                    .await?;
+                    rows::spend(conn, &row, &nonce, &hash(&successor), now, idle_expires).await?;
                     Ok(Rotation::Rotated {
                         successor,
                         session: Box::new(session),
@@ -171,7 +164,15 @@ pub async fn rotate(
         })
         .await
         .map_err(DbError::from)?;
+    let result = match &outcome {
+        Rotation::Rotated { .. } => "rotated",
+        Rotation::BadScope(_) => "invalid_scope",
+        Rotation::Refused(_) => "refused",
+        Rotation::Reused(_) => "reused",
+    };
+    metrics::inc(metrics::REFRESHES, &[("result", result)]);
     if let Rotation::Reused(sid) = &outcome {
+        metrics::inc(metrics::REUSE_DETECTED, &[]);
         tracing::warn!(session = %sid, "refresh token reuse detected; session revoked");
     }
     Ok(outcome)

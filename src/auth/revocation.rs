@@ -13,6 +13,7 @@
 //! reloaded. A database failure then is an error (503), never a "not revoked".
 
 use crate::clock::Clock;
+use crate::db::signing_keys::KEYS_CHANNEL;
 use crate::db::{self, sessions, DbError, PgPool};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use futures_util::StreamExt;
@@ -43,6 +44,8 @@ pub struct RevocationView {
     timing: Heartbeat,
     /// This instance's heartbeat channel.
     channel: Arc<str>,
+    /// Woken when another process changed the signing keys.
+    keys_changed: Arc<tokio::sync::Notify>,
 }
 
 impl RevocationView {
@@ -58,7 +61,14 @@ impl RevocationView {
             pool,
             timing,
             channel: format!("hybrid_auth_hb_{}", Uuid::new_v4().simple()).into(),
+            keys_changed: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// Notified whenever the signing keys changed (the same listener carries
+    /// `signing_keys_changed`); the key reload job waits on it.
+    pub fn keys_changed(&self) -> Arc<tokio::sync::Notify> {
+        self.keys_changed.clone()
     }
 
     /// True while the listener is connected, its heartbeat came back within
@@ -161,6 +171,7 @@ impl RevocationView {
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting the revocation listener"))??;
         sessions::listen_revoked(&mut conn).await?;
+        db::listen(&mut conn, KEYS_CHANNEL).await?;
         db::listen(&mut conn, &self.channel).await?;
         let since = self.clock.now() - self.window;
         let rows = sessions::revoked_since(&mut conn, since).await?;
@@ -172,6 +183,8 @@ impl RevocationView {
         }
         self.mark_alive();
         self.fresh.store(true, Ordering::SeqCst);
+        // Key changes made while we were not listening: reload once.
+        self.keys_changed.notify_one();
         Ok(conn)
     }
 
@@ -212,6 +225,10 @@ impl RevocationView {
                 Some(Some(Ok(n))) => {
                     self.mark_alive();
                     if n.channel == *self.channel {
+                        continue;
+                    }
+                    if n.channel == KEYS_CHANNEL {
+                        self.keys_changed.notify_one();
                         continue;
                     }
                     match Uuid::parse_str(&n.payload) {

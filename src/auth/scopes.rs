@@ -65,6 +65,8 @@ impl std::fmt::Display for ScopeError {
     }
 }
 
+impl std::error::Error for ScopeError {}
+
 /// The names in a space-separated scope string.
 fn split(scope: &str) -> impl Iterator<Item = &str> {
     scope.split(' ').filter(|s| !s.is_empty())

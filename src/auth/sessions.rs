@@ -7,7 +7,9 @@
 //! instance's revocation view at once.
 
 use super::client::ClientInfo;
+use super::revocation::RevocationView;
 use super::state::AppState;
+use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::session_state;
@@ -138,7 +140,20 @@ pub async fn revoke(
     reason: &'static str,
     ip: &str,
 ) -> QueryResult<Vec<Uuid>> {
-    let now = state.clock.now();
+    revoke_with(&state.revocations, &state.clock, conn, target, reason, ip).await
+}
+
+/// `revoke` for a process without an `AppState` (the CLI): the same work,
+/// with the view to update given explicitly.
+pub async fn revoke_with(
+    view: &RevocationView,
+    clock: &Clock,
+    conn: &mut AsyncPgConnection,
+    target: Target,
+    reason: &'static str,
+    ip: &str,
+) -> QueryResult<Vec<Uuid>> {
+    let now = clock.now();
     let ids = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let revoked = rows::mark_revoked(conn, target, reason, now).await?;
@@ -165,6 +180,10 @@ pub async fn revoke(
             Ok(ids)
         })
         .await?;
-    state.revocations.note(&ids);
+    view.note(&ids);
+    if !ids.is_empty() {
+        let n = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+        crate::metrics::add(crate::metrics::REVOCATIONS, &[("reason", reason)], n);
+    }
     Ok(ids)
 }

@@ -16,25 +16,38 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
     0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ];
 
-/// A snapshot of the usable keys.
+/// A key that signs from `activates_at` on.
+struct Signer {
+    kid: String,
+    activates_at: i64,
+    key: EncodingKey,
+}
+
+/// A snapshot of the usable keys: every pending, active and recently retired
+/// key verifies and is published; the signing key is the newest non-retired
+/// key whose activation time has passed (so a pending key starts to sign at
+/// its time on every instance, without a reload).
 pub struct KeyRing {
-    pub active_kid: String,
-    active: EncodingKey,
+    signers: Vec<Signer>,
     verifying: HashMap<String, DecodingKey>,
     jwks: serde_json::Value,
 }
 
 impl KeyRing {
     fn from_rows(rows: &[SigningKeyRow]) -> anyhow::Result<Self> {
-        let active_row = rows
-            .iter()
-            .find(|r| r.state == "active")
-            .ok_or_else(|| anyhow::anyhow!("no active signing key"))?;
-        let mut der = PKCS8_ED25519_PREFIX.to_vec();
-        der.extend_from_slice(&active_row.private_key);
+        let mut signers = Vec::new();
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();
         for row in rows {
+            if row.state != "retired" {
+                let mut der = PKCS8_ED25519_PREFIX.to_vec();
+                der.extend_from_slice(&row.private_key);
+                signers.push(Signer {
+                    kid: row.kid.clone(),
+                    activates_at: row.activates_at.unix_timestamp(),
+                    key: EncodingKey::from_ed_der(&der),
+                });
+            }
             verifying.insert(row.kid.clone(), DecodingKey::from_ed_der(&row.public_key));
             jwks.push(serde_json::json!({
                 "kty": "OKP",
@@ -45,16 +58,30 @@ impl KeyRing {
                 "alg": "EdDSA",
             }));
         }
+        if signers.is_empty() {
+            anyhow::bail!("no active signing key");
+        }
+        signers.sort_by_key(|s| std::cmp::Reverse(s.activates_at));
         Ok(KeyRing {
-            active_kid: active_row.kid.clone(),
-            active: EncodingKey::from_ed_der(&der),
+            signers,
             verifying,
             jwks: serde_json::json!({ "keys": jwks }),
         })
     }
 
-    pub fn encoding_key(&self) -> &EncodingKey {
-        &self.active
+    /// The key that signs at `now` (unix seconds): the newest activated one,
+    /// or the oldest pending one if none has activated yet.
+    pub fn signing_key(&self, now: i64) -> (&str, &EncodingKey) {
+        let signer = self
+            .signers
+            .iter()
+            .find(|s| s.activates_at <= now)
+            .or(self.signers.last());
+        match signer {
+            Some(s) => (&s.kid, &s.key),
+            // `from_rows` refuses an empty set, so this is not reached.
+            None => ("", &self.signers[0].key),
+        }
     }
 
     pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
@@ -78,6 +105,7 @@ pub fn generate(now: OffsetDateTime) -> anyhow::Result<SigningKeyRow> {
         state: "active".into(),
         created_at: now,
         retired_at: None,
+        activates_at: now,
     })
 }
 
@@ -102,6 +130,7 @@ impl Keys {
         now: OffsetDateTime,
         retention: Duration,
     ) -> anyhow::Result<Self> {
+        rows::promote_due(conn, now).await?;
         let mut rows = rows::usable(conn, now - retention).await?;
         if !rows.iter().any(|r| r.state == "active") {
             rows::insert_if_none_active(conn, &generate(now)?).await?;
@@ -128,6 +157,7 @@ impl Keys {
         conn: &mut AsyncPgConnection,
         now: OffsetDateTime,
     ) -> anyhow::Result<()> {
+        rows::promote_due(conn, now).await?;
         let rows = rows::usable(conn, now - self.retention).await?;
         let ring = Arc::new(KeyRing::from_rows(&rows)?);
         match self.ring.write() {
@@ -156,15 +186,54 @@ impl Keys {
     }
 }
 
-/// Makes a new active key and retires the current one; drops keys that can no
-/// longer verify anything. Returns the new kid.
+/// Makes a new key and drops keys that can no longer verify anything. With
+/// `activation_delay` zero the new key signs at once (the current one
+/// retires); otherwise it is published now (JWKS, verification) and signs
+/// from `now + activation_delay`, so that verifiers caching the JWKS know it
+/// before they meet it. Running instances hear of it at once (NOTIFY).
+/// Returns the new kid and its activation time.
 pub async fn rotate(
     conn: &mut AsyncPgConnection,
     now: OffsetDateTime,
     retention: Duration,
-) -> anyhow::Result<String> {
-    let row = generate(now)?;
-    rows::rotate_in(conn, &row, now).await?;
+    activation_delay: Duration,
+) -> anyhow::Result<(String, OffsetDateTime)> {
+    let mut row = generate(now)?;
+    if activation_delay <= Duration::ZERO {
+        rows::activate_now(conn, &row, now).await?;
+    } else {
+        row.state = "pending".into();
+        row.activates_at = now + activation_delay;
+        rows::insert_pending(conn, &row).await?;
+    }
     rows::delete_retired_before(conn, now - retention).await?;
-    Ok(row.kid)
+    Ok((row.kid, row.activates_at))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Retire {
+    Retired,
+    Unknown,
+    /// The key signs right now: rotate (`--now`) first.
+    IsSigningKey,
+}
+
+/// Drops key `kid` from verification and the JWKS on every instance at once
+/// (its tokens stop working). The key that signs now cannot be retired.
+pub async fn retire(
+    conn: &mut AsyncPgConnection,
+    kid: &str,
+    now: OffsetDateTime,
+    retention: Duration,
+) -> anyhow::Result<Retire> {
+    rows::promote_due(conn, now).await?;
+    let ring = KeyRing::from_rows(&rows::usable(conn, now - retention).await?)?;
+    if ring.signing_key(now.unix_timestamp()).0 == kid {
+        return Ok(Retire::IsSigningKey);
+    }
+    Ok(if rows::delete(conn, kid).await? {
+        Retire::Retired
+    } else {
+        Retire::Unknown
+    })
 }

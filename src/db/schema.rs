@@ -9,6 +9,7 @@ diesel::table! {
         scopes -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        email_verified_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -74,6 +75,7 @@ diesel::table! {
         state -> Text,
         created_at -> Timestamptz,
         retired_at -> Nullable<Timestamptz>,
+        activates_at -> Timestamptz,
     }
 }
 

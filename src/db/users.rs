@@ -15,6 +15,7 @@ pub struct User {
     pub scopes: String,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    pub email_verified_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Insertable)]
@@ -26,6 +27,7 @@ pub struct NewUser<'a> {
     pub scopes: &'a str,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    pub email_verified_at: Option<OffsetDateTime>,
 }
 
 pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
@@ -83,4 +85,27 @@ pub async fn password_hash_for_update(
         .first(conn)
         .await
         .optional()
+}
+
+/// Every user, oldest first (the CLI's `user list`).
+pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
+    users::table
+        .order(users::created_at.asc())
+        .select(User::as_select())
+        .load(conn)
+        .await
+}
+
+/// Replaces the user's grant; `false` when there is no such user.
+pub async fn set_scopes(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    scopes: &str,
+    now: OffsetDateTime,
+) -> QueryResult<bool> {
+    let n = diesel::update(users::table.find(id))
+        .set((users::scopes.eq(scopes), users::updated_at.eq(now)))
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
 }

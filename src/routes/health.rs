@@ -20,3 +20,38 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         }
     }
 }
+
+/// Prometheus text metrics (served on METRICS_BIND_ADDR only).
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let view = &state.revocations;
+    let gauges = [
+        (
+            "hybrid_auth_revocation_view_fresh",
+            "1 while the revocation view vouches (listener up, heartbeat echoed), else 0.",
+            if view.is_fresh() { 1.0 } else { 0.0 },
+        ),
+        (
+            "hybrid_auth_revocation_view_size",
+            "Session ids in the revocation view.",
+            view.len() as f64,
+        ),
+        (
+            "hybrid_auth_revocation_db_checks",
+            "Revocation checks that had to ask the database (view stale), since start.",
+            view.db_checks() as f64,
+        ),
+        (
+            "hybrid_auth_token_cache_entries",
+            "Verified access tokens in the in-process cache.",
+            state.token_cache.len() as f64,
+        ),
+        (
+            "hybrid_auth_password_hash_slots_free",
+            "Password hashing slots free right now.",
+            state.hasher.available() as f64,
+        ),
+    ];
+    HttpResponse::Ok()
+        .insert_header(("Content-Type", "text/plain; version=0.0.4; charset=utf-8"))
+        .body(crate::metrics::render(&gauges))
+}

@@ -59,7 +59,26 @@ pub async fn request_id(
     let id = from_proxy.unwrap_or_else(next_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!("request", request_id = %id);
-    let mut res = next.call(req).instrument(span).await?;
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let mut res = next.call(req).instrument(span.clone()).await?;
+    let elapsed = started.elapsed();
+    // The route pattern, never the raw path or query (they may carry tokens).
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    let status = res.status().as_u16();
+    crate::metrics::observe_http(&route, status, elapsed.as_secs_f64());
+    span.in_scope(|| {
+        tracing::info!(
+            method = %method,
+            route = %route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }

@@ -272,9 +272,10 @@ async fn key_rotation_keeps_old_tokens_valid_until_they_expire() {
 
     // Rotate as the CLI does, from "another process": this app has not reloaded.
     let mut conn = app.conn().await;
-    let new_kid = signing_keys::rotate(&mut conn, app.clock.now(), retention)
+    let new_kid = signing_keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     drop(conn);
     assert_ne!(new_kid, old_kid);
     // A token signed with the new key (by another instance) is accepted: the
@@ -332,9 +333,10 @@ async fn revoking_an_access_token_signed_by_a_freshly_rotated_key_works() {
     let (access, refresh) = app.api_tokens().await;
     let retention = signing_keys::retention(Duration::minutes(15), Duration::seconds(30));
     let mut conn = app.conn().await;
-    let new_kid = signing_keys::rotate(&mut conn, app.clock.now(), retention)
+    let new_kid = signing_keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
         .await
-        .unwrap();
+        .unwrap()
+        .0;
     drop(conn);
     app.clock.advance(Duration::seconds(11));
     let key = active_key(&app).await;

@@ -96,7 +96,7 @@ async fn cached_tokens_of_a_key_that_leaves_the_ring_stop_working() {
     let mut conn = app.conn().await;
     let retention =
         hybrid_auth::auth::signing_keys::retention(Duration::minutes(15), Duration::seconds(30));
-    hybrid_auth::auth::signing_keys::rotate(&mut conn, app.clock.now(), retention)
+    hybrid_auth::auth::signing_keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
         .await
         .unwrap();
     diesel::sql_query(format!("DELETE FROM signing_keys WHERE kid = '{kid}'"))

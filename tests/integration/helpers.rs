@@ -25,6 +25,8 @@ pub fn test_settings(database: &str) -> Settings {
 }
 
 pub struct TestApp {
+    /// The metrics listener's port, when METRICS_BIND_ADDR was set.
+    pub metrics_port: Option<u16>,
     pub address: String,
     pub clock: Clock,
     pub state: actix_web::web::Data<AppState>,
@@ -75,6 +77,7 @@ pub async fn spawn_app_on(settings: Settings) -> TestApp {
         .await
         .expect("build app");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let state = app.state();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
@@ -86,6 +89,7 @@ pub async fn spawn_app_on(settings: Settings) -> TestApp {
             .timeout(std::time::Duration::from_secs(30))
             .finish(),
         jar: RefCell::new(BTreeMap::new()),
+        metrics_port,
     }
 }
 

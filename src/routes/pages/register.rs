@@ -119,6 +119,7 @@ pub async fn register(
         scopes: &grant,
         created_at: now,
         updated_at: now,
+        email_verified_at: None,
     };
     if !users::insert(&mut conn, &new).await? {
         return fail(DUPLICATE);

@@ -1,0 +1,421 @@
+//! The command line: `hybrid-auth [COMMAND]`. `serve` (the default) runs the
+//! app; the rest are operator commands that work on the database directly.
+//! Changes to sessions and keys are announced with NOTIFY, so running
+//! instances apply them within a second. Exit status: 0 success, 1 failure,
+//! 2 usage or configuration error.
+
+use crate::auth::email::Email;
+use crate::auth::password::{self, Hasher};
+use crate::auth::revocation::RevocationView;
+use crate::auth::scopes::{self, Scope};
+use crate::auth::sessions::{self, Target};
+use crate::auth::signing_keys::{self, Retire};
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::{self, setup, users};
+use crate::startup::Application;
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal};
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hybrid-auth",
+    version,
+    about = "Web sessions, scoped JWTs and one revocation model, on Postgres.",
+    long_about = "Web sessions, scoped JWTs and one revocation model, on Postgres.\n\n\
+        Without a command, serves HTTP. Settings come from the environment (and a .env file): \
+        see the README's configuration table. Exit status: 0 success, 1 failure, 2 usage error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve HTTP on BIND_ADDR (the default).
+    Serve,
+    /// Create the database if missing and run pending migrations, then exit.
+    Migrate,
+    /// Create users, change their scopes, list them.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// List or revoke a user's sessions (running instances apply it at once).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// List, rotate and retire the signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Delete expired and dead rows now (the server also does it every PURGE_INTERVAL).
+    Purge,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input when it is not
+    /// a terminal (one line), otherwise prompted for twice; never an argument.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Scopes to grant (default: all of them).
+        #[arg(long, num_args = 1.., value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Mark the email address as already verified.
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Replace a user's scopes. Sessions keep the scope they were granted;
+    /// the new grant applies from the next sign-in.
+    SetScopes {
+        #[arg(long)]
+        email: String,
+        #[arg(required = true, value_name = "SCOPE")]
+        scopes: Vec<String>,
+    },
+    /// List users.
+    List {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// List a user's live sessions.
+    List {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke one session of a user (--session), or all of them.
+    Revoke {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_name = "ID")]
+        session: Option<Uuid>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// List the signing keys and their states.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a new signing key. It is published in the JWKS at once and signs
+    /// after KEY_ACTIVATION_DELAY, so that verifiers caching the JWKS know it first.
+    Rotate {
+        /// Sign with the new key at once (a compromised key); tokens signed
+        /// by the old one stay valid until `keys retire`.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Drop a key from verification and the JWKS on every instance at once:
+    /// every token it signed stops working. The key that signs now cannot be
+    /// retired: rotate with --now first.
+    Retire {
+        #[arg(value_name = "KID")]
+        kid: String,
+    },
+}
+
+/// Runs an operator command (everything but `serve`).
+pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            setup::prepare_database(&settings).await?;
+            println!("database ready: migrations applied");
+            Ok(())
+        }
+        Command::User(c) => user(c, &settings).await,
+        Command::Sessions(c) => sessions_command(c, &settings).await,
+        Command::Keys(c) => keys(c, &settings).await,
+        Command::Purge => {
+            let mut conn = connect(&settings).await?;
+            let p = crate::maintenance::purge(
+                &mut conn,
+                Clock::system().now(),
+                settings.refresh_reuse_grace,
+            )
+            .await?;
+            println!(
+                "purged: {} refresh tokens, {} session states, {} login failures, {} sessions",
+                p.refresh_tokens, p.session_state, p.login_failures, p.sessions
+            );
+            Ok(())
+        }
+    }
+}
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let public = settings.public_url.clone();
+    let app = Application::build(settings, Clock::system()).await?;
+    tracing::info!("listening on port {}; open {public}", app.port());
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<db::PgConn> {
+    setup::prepare_database(settings).await?;
+    let pool = db::build_pool(&settings.database_url, 1)?;
+    Ok(db::conn(&pool).await?)
+}
+
+fn fmt_time(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+/// Scope names given on the command line, checked and in canonical order.
+fn parse_scopes(names: &[String]) -> anyhow::Result<String> {
+    for name in names {
+        if Scope::parse(name).is_none() {
+            let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+            anyhow::bail!("unknown scope `{name}` (known: {})", known.join(", "));
+        }
+    }
+    Ok(scopes::narrow(
+        Some(&names.join(" ")),
+        &scopes::default_grant(),
+    )?)
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat the password: ")?;
+        if first != second {
+            anyhow::bail!("the two passwords do not match");
+        }
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn find_user(conn: &mut db::PgConn, email: &str) -> anyhow::Result<users::User> {
+    let email = Email::parse(email).map_err(|m| anyhow::anyhow!("{m}"))?;
+    users::find_by_email(conn, email.as_str())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user with the email {}", email.as_str()))
+}
+
+async fn user(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = connect(settings).await?;
+    let now = Clock::system().now();
+    match command {
+        UserCommand::Create {
+            email,
+            scopes,
+            verified,
+        } => {
+            let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("{m}"))?;
+            let grant = if scopes.is_empty() {
+                scopes::default_grant()
+            } else {
+                parse_scopes(&scopes)?
+            };
+            let secret = read_password()?;
+            password::check_new(&secret).map_err(|m| anyhow::anyhow!("{m}"))?;
+            let hash = password::hash(&Hasher::new(1, 0), secret)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let new = users::NewUser {
+                id: Uuid::now_v7(),
+                email: email.as_str(),
+                password_hash: &hash,
+                scopes: &grant,
+                created_at: now,
+                updated_at: now,
+                email_verified_at: verified.then_some(now),
+            };
+            if !users::insert(&mut conn, &new).await? {
+                anyhow::bail!("a user with the email {} exists already", email.as_str());
+            }
+            println!(
+                "created user {} ({}) with scopes: {grant}",
+                email.as_str(),
+                new.id
+            );
+        }
+        UserCommand::SetScopes { email, scopes } => {
+            let user = find_user(&mut conn, &email).await?;
+            let grant = parse_scopes(&scopes)?;
+            users::set_scopes(&mut conn, user.id, &grant, now).await?;
+            println!(
+                "{}: scopes now `{grant}` (sessions keep theirs until the user signs in again)",
+                user.email
+            );
+        }
+        UserCommand::List { json } => {
+            let all = users::all(&mut conn).await?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({
+                            "id": u.id,
+                            "email": u.email,
+                            "scopes": u.scopes,
+                            "verified": u.email_verified_at.is_some(),
+                            "created_at": fmt_time(u.created_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!("{:<36}  {:<32}  {:<8}  scopes", "id", "email", "verified");
+                for u in all {
+                    let verified = if u.email_verified_at.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    };
+                    println!(
+                        "{:<36}  {:<32}  {:<8}  {}",
+                        u.id, u.email, verified, u.scopes
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sessions_command(command: SessionsCommand, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = connect(settings).await?;
+    let clock = Clock::system();
+    match command {
+        SessionsCommand::List { email, json } => {
+            let user = find_user(&mut conn, &email).await?;
+            let live = db::sessions::live_for_user(&mut conn, user.id, clock.now()).await?;
+            if json {
+                let rows: Vec<_> = live
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "id": s.id,
+                            "kind": s.kind,
+                            "scope": s.scope,
+                            "created_at": fmt_time(s.created_at),
+                            "last_seen_at": fmt_time(s.last_seen_at),
+                            "ip": s.ip,
+                            "user_agent": s.user_agent,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!(
+                    "{:<36}  {:<4}  {:<20}  {:<20}  ip",
+                    "id", "kind", "created", "last seen"
+                );
+                for s in live {
+                    println!(
+                        "{:<36}  {:<4}  {:<20}  {:<20}  {}",
+                        s.id,
+                        s.kind,
+                        fmt_time(s.created_at),
+                        fmt_time(s.last_seen_at),
+                        s.ip
+                    );
+                }
+            }
+        }
+        SessionsCommand::Revoke { email, session } => {
+            let user = find_user(&mut conn, &email).await?;
+            let target = match session {
+                Some(id) => {
+                    let owned = db::sessions::find(&mut conn, id)
+                        .await?
+                        .is_some_and(|s| s.user_id == user.id);
+                    if !owned {
+                        anyhow::bail!("{} has no session {id}", user.email);
+                    }
+                    Target::One(id)
+                }
+                None => Target::AllOfUser {
+                    user_id: user.id,
+                    keep: None,
+                },
+            };
+            // This process has no view of its own to keep current; running
+            // instances learn of the revocation through NOTIFY.
+            let pool = db::build_pool(&settings.database_url, 1)?;
+            let detached = RevocationView::new(
+                settings.access_token_ttl,
+                clock.clone(),
+                pool,
+                settings.listener_heartbeat,
+            );
+            let ids =
+                sessions::revoke_with(&detached, &clock, &mut conn, target, "revoked_by_admin", "")
+                    .await?;
+            println!("revoked {} session(s) of {}", ids.len(), user.email);
+        }
+    }
+    Ok(())
+}
+
+async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = connect(settings).await?;
+    let now = Clock::system().now();
+    let retention = signing_keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
+    match command {
+        KeysCommand::List { json } => {
+            let keys = db::signing_keys::list(&mut conn).await?;
+            if json {
+                println!("{}", serde_json::to_string(&keys)?);
+            } else {
+                println!(
+                    "{:<16}  {:<8}  {:<20}  {:<20}  retired",
+                    "kid", "state", "created", "activates"
+                );
+                for k in keys {
+                    println!(
+                        "{:<16}  {:<8}  {:<20}  {:<20}  {}",
+                        k.kid,
+                        k.state,
+                        fmt_time(k.created_at),
+                        fmt_time(k.activates_at),
+                        k.retired_at.map(fmt_time).unwrap_or_default()
+                    );
+                }
+            }
+        }
+        KeysCommand::Rotate { now: at_once } => {
+            let delay = if at_once {
+                time::Duration::ZERO
+            } else {
+                settings.key_activation_delay
+            };
+            let (kid, activates) = signing_keys::rotate(&mut conn, now, retention, delay).await?;
+            if at_once {
+                println!("new signing key {kid}: signing now");
+            } else {
+                println!(
+                    "new signing key {kid}: in the JWKS now, signing from {}",
+                    fmt_time(activates)
+                );
+            }
+        }
+        KeysCommand::Retire { kid } => {
+            match signing_keys::retire(&mut conn, &kid, now, retention).await? {
+                Retire::Retired => println!("retired key {kid}: its tokens are no longer accepted"),
+                Retire::Unknown => anyhow::bail!("no key {kid}"),
+                Retire::IsSigningKey => {
+                    anyhow::bail!("{kid} is the signing key: run `keys rotate --now` first")
+                }
+            }
+        }
+    }
+    Ok(())
+}
