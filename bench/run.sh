@@ -383,7 +383,7 @@ goal() { # name value op target
     printf '| %-52s | %10s | %-8s | %-6s |\n' "$1" "$2" "$3 $4" "$verdict"
 }
 printf '| %-52s | %10s | %-8s | %-6s |\n' goal measured target result
-printf '|%s|%s:|%s|%s|\n' '------------------------------------------------------' '-----------:' '----------' '--------'
+printf '|%s|%s:|%s|%s|\n' '------------------------------------------------------' '-----------' '----------' '--------'
 goal "GET /api/v1/ping ÷ GET /healthz (req/s)" "$(awk -v a="${RPS[1]}" -v b="${RPS[0]}" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.8
 goal "GET / signed in ÷ GET / anonymous (req/s)" "$(awk -v a="${RPS[3]}" -v b="${RPS[2]}" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.4
 goal "ping p99 during login storm ÷ ping p99 idle" "$(awk -v a="$S_P99" -v b="${P99[1]}" 'BEGIN { printf "%.2f", a / b }')" "<=" 3
