@@ -1,7 +1,7 @@
 //! Settings from the environment (docs/http-api.md#configuration). `.env` is read if present.
 //! A bad value stops start-up with an error naming the variable.
 
-use secrecy::SecretSlice;
+use secrecy::{SecretSlice, SecretString};
 use std::net::IpAddr;
 use time::Duration;
 
@@ -49,6 +49,20 @@ pub struct Settings {
     pub metrics_bind_addr: Option<String>,
     /// LOG_FORMAT: `pretty` (default) or `json`.
     pub log_format: LogFormat,
+    /// MAIL_URL: `smtp://host:port`, `smtp+starttls://user:pass@host:587`,
+    /// `smtps://user:pass@host:465`; unset: mails go to `mail_outbox_dir`.
+    pub mail_url: Option<SecretString>,
+    /// MAIL_OUTBOX_DIR (default `mail-outbox`): where mails are written
+    /// while MAIL_URL is unset.
+    pub mail_outbox_dir: String,
+    /// MAIL_FROM (default `hybrid-auth <no-reply@localhost>`).
+    pub mail_from: String,
+    /// PASSWORD_RESET_TTL (default 30m).
+    pub password_reset_ttl: Duration,
+    /// EMAIL_VERIFY_TTL (default 24h).
+    pub email_verify_ttl: Duration,
+    /// EMAIL_VERIFICATION: `optional` (default) or `required`.
+    pub email_verification_required: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +259,36 @@ impl Settings {
             listener_heartbeat: Heartbeat::default(),
             key_activation_delay: duration("KEY_ACTIVATION_DELAY", "5m")?,
             metrics_bind_addr: get("METRICS_BIND_ADDR").map(|v| v.trim().to_owned()),
+            mail_url: match get("MAIL_URL") {
+                None => None,
+                Some(url)
+                    if ["smtp://", "smtp+starttls://", "smtps://"]
+                        .iter()
+                        .any(|p| url.trim().starts_with(p)) =>
+                {
+                    Some(SecretString::from(url.trim().to_owned()))
+                }
+                Some(_) => {
+                    return Err(err(
+                        "MAIL_URL",
+                        "must start with smtp://, smtp+starttls:// or smtps://",
+                    ))
+                }
+            },
+            mail_outbox_dir: text("MAIL_OUTBOX_DIR", "mail-outbox"),
+            mail_from: text("MAIL_FROM", "hybrid-auth <no-reply@localhost>"),
+            password_reset_ttl: positive("PASSWORD_RESET_TTL", "30m")?,
+            email_verify_ttl: positive("EMAIL_VERIFY_TTL", "24h")?,
+            email_verification_required: match text("EMAIL_VERIFICATION", "optional").trim() {
+                "optional" => false,
+                "required" => true,
+                other => {
+                    return Err(err(
+                        "EMAIL_VERIFICATION",
+                        format!("`{other}` must be `optional` or `required`"),
+                    ))
+                }
+            },
             log_format: match text("LOG_FORMAT", "pretty").trim() {
                 "pretty" => LogFormat::Pretty,
                 "json" => LogFormat::Json,
@@ -391,6 +435,9 @@ mod tests {
             ("PASSWORD_HASH_QUEUE", "many"),
             ("KEY_ACTIVATION_DELAY", "soon"),
             ("LOG_FORMAT", "xml"),
+            ("MAIL_URL", "http://mail"),
+            ("EMAIL_VERIFICATION", "sometimes"),
+            ("PASSWORD_RESET_TTL", "0s"),
         ] {
             let e = with(&[(var, value)]).unwrap_err();
             assert_eq!(e.var, var);

@@ -71,6 +71,7 @@ where
 
 /// Starts the background jobs of one instance.
 pub fn spawn_jobs(state: web::Data<AppState>) {
+    actix_web::rt::spawn(crate::auth::mail::run_sender(state.clone()));
     // Key changes announced by another process (CLI, other instance): reload
     // at once, not at the next periodic reload.
     let keys_state = state.clone();

@@ -132,6 +132,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
     );
     password::init();
     let hasher = password::Hasher::new(settings.hash_concurrency, settings.hash_queue);
+    let mailer = crate::auth::mail::Mailer::from_settings(&settings)?;
     let session_cache = Arc::new(SessionCache::new(revocations.clone()));
     Ok(web::Data::new(AppState {
         settings,
@@ -143,6 +144,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
         token_cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
         session_cache,
         hasher,
+        mailer,
     }))
 }
 

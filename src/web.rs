@@ -35,6 +35,38 @@ pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 pub struct PageContext {
     pub csrf_token: String,
     pub signed_in_as: Option<String>,
+    /// A one-line notice shown above the page ("Password changed…").
+    pub notice: Option<&'static str>,
+}
+
+impl PageContext {
+    /// Adds the notice named by `?notice=` in the request, if it is one of
+    /// ours (the text is fixed here, never taken from the URL).
+    pub fn with_notice(mut self, req: &HttpRequest) -> Self {
+        self.notice = req
+            .query_string()
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("notice="))
+            .and_then(notice_text);
+        self
+    }
+}
+
+/// The fixed texts of `?notice=` codes.
+pub fn notice_text(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "password-reset" => {
+            "Your password was changed and every session signed out. Sign in with the new password."
+        }
+        "password-changed" => "Password changed. Your other sessions were signed out.",
+        "email-verified" => "Thank you: your email address is confirmed.",
+        "verify-email" => {
+            "We sent you a mail: follow its link to confirm your address, then sign in."
+        }
+        "verification-sent" => "A new confirmation mail is on its way.",
+        "signed-out" => "You are signed out.",
+        _ => return None,
+    })
 }
 
 /// Percent-encodes a query value.

@@ -83,6 +83,8 @@ pub async fn change_password(
                 return Ok(false);
             }
             users::set_password_hash(conn, user_id, &hash, now).await?;
+            // A changed password kills every reset link.
+            crate::db::account_tokens::delete_for_user(conn, user_id, super::links::RESET).await?;
             let event = NewEvent {
                 kind: "password_changed",
                 user_id: Some(user_id),

@@ -35,6 +35,7 @@ impl CurrentUser {
         PageContext {
             csrf_token: self.csrf_token.clone(),
             signed_in_as: Some(self.user.email.clone()),
+            notice: None,
         }
     }
 }

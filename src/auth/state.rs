@@ -3,6 +3,7 @@
 //! not behaviour: the functions that act on it live in the `auth` modules.
 
 use super::access_tokens::TokenCache;
+use super::mail::Mailer;
 use super::password::Hasher;
 use super::revocation::RevocationView;
 use super::secrets::Secrets;
@@ -31,4 +32,6 @@ pub struct AppState {
     pub session_cache: Arc<SessionCache>,
     /// The bounded place where password hashes run.
     pub hasher: Hasher,
+    /// Delivers queued mail (SMTP or the outbox directory).
+    pub mailer: Mailer,
 }

@@ -129,3 +129,34 @@ pub async fn register_attempt(
     })
     .await
 }
+
+/// Counts a mail-sending request (`kind`: "reset", "verify") for `email` and
+/// for `ip`: `Err(seconds)` past 3 per address or 10 × LOGIN-style IP budget
+/// (30) per IP within the window. Known and unknown addresses count alike.
+pub async fn mail_attempt(
+    conn: &mut AsyncPgConnection,
+    kind: &str,
+    email: &str,
+    ip: &str,
+    now: OffsetDateTime,
+) -> QueryResult<Result<(), u64>> {
+    const PER_EMAIL: u32 = 3;
+    const PER_IP: u32 = 30;
+    let email_key = format!("mail-{kind}:{}", email_key(email));
+    let ip_key = (!ip.is_empty()).then(|| format!("mail-{kind}:ip:{}", super::client::throttle_key(ip)));
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        login_failures::lock_key(conn, &email_key).await?;
+        if let Some(wait) = retry_after(conn, &email_key, PER_EMAIL, now).await? {
+            return Ok(Err(wait));
+        }
+        if let Some(k) = &ip_key {
+            if let Some(wait) = retry_after(conn, k, PER_IP, now).await? {
+                return Ok(Err(wait));
+            }
+            login_failures::insert(conn, k, now).await?;
+        }
+        login_failures::insert(conn, &email_key, now).await?;
+        Ok(Ok(()))
+    })
+    .await
+}

@@ -35,3 +35,36 @@ pub async fn kinds_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryRe
         .load(conn)
         .await
 }
+
+/// An event as the account page shows it, with the device of its session
+/// (when the event belongs to one that still exists).
+#[derive(Debug, Clone, diesel::QueryableByName)]
+pub struct RecentEvent {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub kind: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub detail: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub ip: String,
+    #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+    pub created_at: OffsetDateTime,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub user_agent: Option<String>,
+}
+
+/// The user's `limit` most recent events, newest first.
+pub async fn recent_for_user(
+    conn: &mut AsyncPgConnection,
+    user: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<RecentEvent>> {
+    diesel::sql_query(
+        "SELECT e.kind, e.detail, e.ip, e.created_at, s.user_agent \
+         FROM auth_events e LEFT JOIN sessions s ON s.id = e.session_id \
+         WHERE e.user_id = $1 ORDER BY e.id DESC LIMIT $2",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(user)
+    .bind::<diesel::sql_types::BigInt, _>(limit)
+    .load(conn)
+    .await
+}

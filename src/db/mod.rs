@@ -4,9 +4,11 @@
 //! Row types are `X`, insert forms `NewX`. `setup` creates the database and
 //! runs the embedded migrations.
 
+pub mod account_tokens;
 pub mod app_secrets;
 pub mod auth_events;
 pub mod login_failures;
+pub mod mail_outbox;
 pub mod notes;
 pub mod refresh_tokens;
 pub mod schema;

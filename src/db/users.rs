@@ -109,3 +109,20 @@ pub async fn set_scopes(
         .await?;
     Ok(n == 1)
 }
+
+/// Marks the address verified (if it was not already).
+pub async fn mark_verified(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    now: OffsetDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(id)
+            .filter(users::email_verified_at.is_null()),
+    )
+    .set(users::email_verified_at.eq(now))
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -34,7 +34,8 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
 
 /// Routes behind the session cookie (HTML pages, and the browser's refresh).
 pub fn page_routes(cfg: &mut web::ServiceConfig) {
-    use pages::{account, home, login, logout, refresh_demo, register};
+    use pages::{account, email_verification as verify, home, login, logout};
+    use pages::{password_reset as reset, refresh_demo, register};
     cfg.route("/", get().to(home::home))
         .route("/register", get().to(register::register_form))
         .route("/register", post().to(register::register))
@@ -53,7 +54,15 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/password", post().to(account::change_password))
         .route("/refresh", get().to(refresh_demo::refresh_demo))
-        .route("/auth/token", post().to(browser_token::browser_token));
+        .route("/auth/token", post().to(browser_token::browser_token))
+        .route("/password/forgot", get().to(reset::forgot_form))
+        .route("/password/forgot", post().to(reset::forgot))
+        .route("/password/reset/{token}", get().to(reset::reset_form))
+        .route("/password/reset", post().to(reset::reset))
+        .route("/email/verify/{token}", get().to(verify::confirm_page))
+        .route("/email/verify", post().to(verify::verify))
+        .route("/email/resend", post().to(verify::resend_anonymous))
+        .route("/account/email/resend", post().to(verify::resend_signed_in));
 }
 
 /// Routes outside both scopes: probes, static files, the JWKS. (The static

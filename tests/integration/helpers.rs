@@ -21,6 +21,9 @@ pub fn test_settings(database: &str) -> Settings {
     vars.insert("DATABASE_URL", format!("{}/{database}", server_url()));
     vars.insert("BIND_ADDR", "127.0.0.1:0".into());
     vars.insert("WORKERS", "1".into());
+    // Mails of tests that set no MAIL_URL go to a scratch directory.
+    let outbox = std::env::temp_dir().join("hybrid-auth-test-mail");
+    vars.insert("MAIL_OUTBOX_DIR", outbox.to_string_lossy().into_owned());
     Settings::from_lookup(|k| vars.get(k).cloned()).expect("test settings")
 }
 

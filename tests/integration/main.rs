@@ -24,5 +24,6 @@ mod registration;
 mod revocation;
 mod session_expiry;
 mod session_store;
+mod smtp;
 mod throttling;
 mod webdriver;

@@ -72,6 +72,11 @@ async fn password_grant(
     let password = required(params, "password")?;
     check_scope_syntax(params)?;
     let user = match authenticate(state, username, password.to_owned(), client).await? {
+        AuthOutcome::Ok(user)
+            if state.settings.email_verification_required && user.email_verified_at.is_none() =>
+        {
+            return Err(ApiError::invalid_grant("email address not verified"))
+        }
         AuthOutcome::Ok(user) => user,
         AuthOutcome::Failed => return Err(ApiError::invalid_grant("invalid username or password")),
         AuthOutcome::Throttled(secs) => return Err(ApiError::Throttled { retry_after: secs }),

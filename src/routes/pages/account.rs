@@ -2,7 +2,7 @@
 //! sessions, change password (which ends every other session).
 
 use super::login::throttled_message;
-use super::{format_time, render, see_other};
+use super::{display, render, see_other};
 use crate::auth::account::{self, PasswordChange};
 use crate::auth::client::ClientInfo;
 use crate::auth::csrf::require_session_csrf;
@@ -11,6 +11,7 @@ use crate::auth::typed_session::TypedSession;
 use crate::auth::AppState;
 use crate::db;
 use crate::db::sessions as session_rows;
+use crate::db::{auth_events, users};
 use crate::error::AppError;
 use crate::web::PageContext;
 use actix_web::http::{header, StatusCode};
@@ -18,14 +19,41 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
+/// A time as people read it: "5 minutes ago", the exact time on hover.
+struct When {
+    relative: String,
+    exact: String,
+    iso: String,
+}
+
+impl When {
+    fn new(now: time::OffsetDateTime, t: time::OffsetDateTime) -> Self {
+        When {
+            relative: display::relative_time(now, t),
+            exact: display::exact_time(t),
+            iso: t
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+}
+
 struct SessionView {
     id: Uuid,
     kind: String,
+    device: String,
     user_agent: String,
     ip: String,
-    created: String,
-    last_seen: String,
+    created: When,
+    last_seen: When,
     current: bool,
+}
+
+struct EventView {
+    what: String,
+    when: When,
+    device: String,
+    ip: String,
 }
 
 #[derive(Template)]
@@ -33,48 +61,72 @@ struct SessionView {
 struct AccountPage {
     page: PageContext,
     email: String,
+    verified: bool,
     sessions: Vec<SessionView>,
+    events: Vec<EventView>,
     message: Option<String>,
 }
 
+/// How many recent events the account page lists.
+const RECENT_EVENTS: i64 = 20;
+
 async fn account_page(
+    req: &HttpRequest,
     state: &AppState,
     user: &CurrentUser,
     status: StatusCode,
     message: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let mut conn = db::conn(&state.pool).await?;
-    let live = session_rows::live_for_user(&mut conn, user.user.id, state.clock.now()).await?;
+    let now = state.clock.now();
+    // Read fresh: the session cache may hold the user as it was a moment ago.
+    let verified = users::find(&mut conn, user.user.id)
+        .await?
+        .is_some_and(|u| u.email_verified_at.is_some());
+    let live = session_rows::live_for_user(&mut conn, user.user.id, now).await?;
     let sessions = live
         .into_iter()
         .map(|s| SessionView {
             current: s.id == user.session.id,
             id: s.id,
             kind: s.kind,
-            user_agent: if s.user_agent.is_empty() {
-                "Unknown device".into()
-            } else {
-                s.user_agent
-            },
+            device: display::device_name(&s.user_agent),
+            user_agent: s.user_agent,
             ip: s.ip,
-            created: format_time(s.created_at),
-            last_seen: format_time(s.last_seen_at),
+            created: When::new(now, s.created_at),
+            last_seen: When::new(now, s.last_seen_at),
+        })
+        .collect();
+    let events = auth_events::recent_for_user(&mut conn, user.user.id, RECENT_EVENTS)
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            what: display::event_description(&e.kind, &e.detail),
+            when: When::new(now, e.created_at),
+            device: e
+                .user_agent
+                .map(|ua| display::device_name(&ua))
+                .unwrap_or_default(),
+            ip: e.ip,
         })
         .collect();
     let page = AccountPage {
-        page: user.page(),
+        page: user.page().with_notice(req),
         email: user.user.email.clone(),
+        verified,
         sessions,
+        events,
         message,
     };
     render(status, &page, None)
 }
 
 pub async fn account(
+    req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    account_page(&state, &user, StatusCode::OK, None).await
+    account_page(&req, &state, &user, StatusCode::OK, None).await
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -154,7 +206,7 @@ pub async fn change_password(
         PasswordChange::Throttled(secs) => {
             let message = Some(throttled_message(secs));
             let mut res =
-                account_page(&state, &user, StatusCode::TOO_MANY_REQUESTS, message).await?;
+                account_page(&req, &state, &user, StatusCode::TOO_MANY_REQUESTS, message).await?;
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             return Ok(res);
@@ -171,5 +223,5 @@ pub async fn change_password(
             });
         }
     };
-    account_page(&state, &user, status, Some(message.to_owned())).await
+    account_page(&req, &state, &user, status, Some(message.to_owned())).await
 }

@@ -25,6 +25,9 @@ struct LoginPage<'a> {
     email: &'a str,
     error: Option<String>,
     signed_in_as: Option<&'a str>,
+    /// EMAIL_VERIFICATION=required and this address is not confirmed yet:
+    /// offer to resend the mail.
+    unverified: bool,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -48,11 +51,14 @@ pub async fn login_form(
         page: PageContext {
             csrf_token,
             signed_in_as: signed_in_as.clone(),
-        },
+            notice: None,
+        }
+        .with_notice(&req),
         next: &next,
         email: "",
         error: None,
         signed_in_as: signed_in_as.as_deref(),
+        unverified: false,
     };
     render(StatusCode::OK, &page, cookie)
 }
@@ -68,19 +74,22 @@ pub async fn login(
     let form = form.into_inner();
     let next = safe_next(&form.next).unwrap_or("").to_owned();
     let (csrf_token, _) = csrf::anon_token(&req, &state)?;
-    let fail = |status: StatusCode,
-                message: String,
-                retry_after: Option<u64>|
+    let fail_page = |status: StatusCode,
+                     message: String,
+                     retry_after: Option<u64>,
+                     unverified: bool|
      -> Result<HttpResponse, AppError> {
         let page = LoginPage {
             page: PageContext {
                 csrf_token: csrf_token.clone(),
                 signed_in_as: None,
+                notice: None,
             },
             next: &next,
             email: form.email.trim(),
             error: Some(message),
             signed_in_as: None,
+            unverified,
         };
         let mut res = render(status, &page, None)?;
         if let Some(secs) = retry_after {
@@ -88,6 +97,9 @@ pub async fn login(
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         Ok(res)
+    };
+    let fail = |status: StatusCode, message: String, retry_after: Option<u64>| {
+        fail_page(status, message, retry_after, false)
     };
 
     if form.email.contains('\0') || form.password.contains('\0') {
@@ -100,6 +112,17 @@ pub async fn login(
             Some(secs),
         ),
         AuthOutcome::Failed => fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE.to_owned(), None),
+        AuthOutcome::Ok(user)
+            if state.settings.email_verification_required && user.email_verified_at.is_none() =>
+        {
+            fail_page(
+                StatusCode::FORBIDDEN,
+                "Confirm your email address first: follow the link in the mail we sent you."
+                    .to_owned(),
+                None,
+                true,
+            )
+        }
         AuthOutcome::Ok(user) => {
             let current = resolve_with(&req, false).await?;
             let mut conn = db::conn(&state.pool).await?;

@@ -6,9 +6,12 @@
 //! see `refresh_demo.rs` for the shortest example.
 
 pub mod account;
+pub mod display;
+pub mod email_verification;
 pub mod home;
 pub mod login;
 pub mod logout;
+pub mod password_reset;
 pub mod refresh_demo;
 pub mod register;
 
@@ -54,14 +57,15 @@ pub fn page_context(
     user: Option<&CurrentUser>,
 ) -> Result<(PageContext, Option<Cookie<'static>>), AppError> {
     match user {
-        Some(u) => Ok((u.page(), None)),
+        Some(u) => Ok((u.page().with_notice(req), None)),
         None => {
             let (csrf_token, cookie) = csrf::anon_token(req, state)?;
             let page = PageContext {
                 csrf_token,
                 signed_in_as: None,
+                notice: None,
             };
-            Ok((page, cookie))
+            Ok((page.with_notice(req), cookie))
         }
     }
 }
@@ -75,9 +79,4 @@ pub fn next_from_query(req: &HttpRequest) -> String {
     }
     let q: Q = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     safe_next(&q.next).unwrap_or("").to_owned()
-}
-
-pub fn format_time(t: time::OffsetDateTime) -> String {
-    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    t.format(&f).unwrap_or_default()
 }

@@ -8,7 +8,7 @@ use crate::auth::current_user::resolve_with;
 use crate::auth::email::Email;
 use crate::auth::login::start_web_session;
 use crate::auth::typed_session::TypedSession;
-use crate::auth::{csrf, password, scopes, throttle, AppState};
+use crate::auth::{csrf, links, password, scopes, throttle, AppState};
 use crate::db;
 use crate::db::users::{self, NewUser};
 use crate::error::AppError;
@@ -16,6 +16,7 @@ use crate::web::PageContext;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 pub const DUPLICATE: &str = "We could not create an account with these details. If you already have an account, sign in instead.";
@@ -47,6 +48,7 @@ pub async fn register_form(
         page: PageContext {
             csrf_token,
             signed_in_as: None,
+            notice: None,
         },
         email: "",
         error: None,
@@ -73,6 +75,7 @@ pub async fn register(
             page: PageContext {
                 csrf_token: csrf_token.clone(),
                 signed_in_as: None,
+                notice: None,
             },
             email: form.email.trim(),
             error: Some(message),
@@ -121,12 +124,27 @@ pub async fn register(
         updated_at: now,
         email_verified_at: None,
     };
-    if !users::insert(&mut conn, &new).await? {
+    // The user and their verification mail: together or not at all.
+    let created = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            if !users::insert(conn, &new).await? {
+                return Ok(None);
+            }
+            let user = users::find(conn, new.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("user vanished after insert"))?;
+            links::queue_verification(&state, conn, &user, &client.ip).await?;
+            Ok(Some(user))
+        })
+        .await?;
+    let Some(user) = created else {
         return fail(DUPLICATE);
+    };
+    state.mailer.wakeup.notify_one();
+    if state.settings.email_verification_required {
+        // No session until the address is proved.
+        return Ok(see_other("/login?notice=verify-email"));
     }
-    let user = users::find(&mut conn, new.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("user vanished after insert"))?;
     // A dead cookie is not purged here: logging in renews it instead.
     let current = resolve_with(&req, false).await?;
     if !start_web_session(
