@@ -180,7 +180,8 @@ pub async fn reset_password(
     let mut conn = db::conn(&state.pool).await?;
     let user_id = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let Some(link) = account_tokens::find_for_update(conn, &token_hash, RESET).await? else {
+            let Some(link) = account_tokens::find_for_update(conn, &token_hash, RESET).await?
+            else {
                 return Ok(None);
             };
             if !link.is_live(now) {
@@ -220,7 +221,8 @@ pub async fn verify_email(
     let mut conn = db::conn(&state.pool).await?;
     let user_id = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let Some(link) = account_tokens::find_for_update(conn, &token_hash, VERIFY).await? else {
+            let Some(link) = account_tokens::find_for_update(conn, &token_hash, VERIFY).await?
+            else {
                 return Ok(None);
             };
             if !link.is_live(now) {

@@ -53,14 +53,20 @@ fn parse_mail_url(url: &str) -> anyhow::Result<(String, Option<Credentials>, Str
             let decode = |s: &str| {
                 percent_decode(s).ok_or_else(|| anyhow::anyhow!("MAIL_URL: bad percent-encoding"))
             };
-            (Some(Credentials::new(decode(user)?, decode(pass)?)), hostport)
+            (
+                Some(Credentials::new(decode(user)?, decode(pass)?)),
+                hostport,
+            )
         }
         None => (None, rest),
     };
     let (host, port) = match hostport.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (
             h.trim_matches(['[', ']']).to_owned(),
-            Some(p.parse::<u16>().map_err(|_| anyhow::anyhow!("MAIL_URL: bad port"))?),
+            Some(
+                p.parse::<u16>()
+                    .map_err(|_| anyhow::anyhow!("MAIL_URL: bad port"))?,
+            ),
         ),
         _ => (hostport.trim_matches(['[', ']']).to_owned(), None),
     };
@@ -89,10 +95,9 @@ fn percent_decode(s: &str) -> Option<String> {
 
 impl Mailer {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let from: Mailbox = settings
-            .mail_from
-            .parse()
-            .map_err(|e| anyhow::anyhow!("MAIL_FROM `{}` is not an address: {e}", settings.mail_from))?;
+        let from: Mailbox = settings.mail_from.parse().map_err(|e| {
+            anyhow::anyhow!("MAIL_FROM `{}` is not an address: {e}", settings.mail_from)
+        })?;
         let transport = match &settings.mail_url {
             None => {
                 std::fs::create_dir_all(&settings.mail_outbox_dir).map_err(|e| {
@@ -228,8 +233,18 @@ pub fn password_reset_mail(to: &str, link: &str, ttl: Duration) -> anyhow::Resul
     Ok(Outgoing {
         to: to.to_owned(),
         subject: "Reset your password".into(),
-        text: ResetText { email: to, link, ttl: &ttl }.render()?,
-        html: ResetHtml { email: to, link, ttl: &ttl }.render()?,
+        text: ResetText {
+            email: to,
+            link,
+            ttl: &ttl,
+        }
+        .render()?,
+        html: ResetHtml {
+            email: to,
+            link,
+            ttl: &ttl,
+        }
+        .render()?,
     })
 }
 
@@ -238,8 +253,18 @@ pub fn verification_mail(to: &str, link: &str, ttl: Duration) -> anyhow::Result<
     Ok(Outgoing {
         to: to.to_owned(),
         subject: "Confirm your email address".into(),
-        text: VerifyText { email: to, link, ttl: &ttl }.render()?,
-        html: VerifyHtml { email: to, link, ttl: &ttl }.render()?,
+        text: VerifyText {
+            email: to,
+            link,
+            ttl: &ttl,
+        }
+        .render()?,
+        html: VerifyHtml {
+            email: to,
+            link,
+            ttl: &ttl,
+        }
+        .render()?,
     })
 }
 

@@ -143,7 +143,8 @@ pub async fn mail_attempt(
     const PER_EMAIL: u32 = 3;
     const PER_IP: u32 = 30;
     let email_key = format!("mail-{kind}:{}", email_key(email));
-    let ip_key = (!ip.is_empty()).then(|| format!("mail-{kind}:ip:{}", super::client::throttle_key(ip)));
+    let ip_key =
+        (!ip.is_empty()).then(|| format!("mail-{kind}:ip:{}", super::client::throttle_key(ip)));
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         login_failures::lock_key(conn, &email_key).await?;
         if let Some(wait) = retry_after(conn, &email_key, PER_EMAIL, now).await? {

@@ -55,7 +55,11 @@ pub async fn claim_due(
         .await
 }
 
-pub async fn mark_sent(conn: &mut AsyncPgConnection, id: i64, now: OffsetDateTime) -> QueryResult<()> {
+pub async fn mark_sent(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    now: OffsetDateTime,
+) -> QueryResult<()> {
     diesel::update(mail_outbox::table.find(id))
         .set((
             mail_outbox::sent_at.eq(now),

@@ -152,3 +152,70 @@ async fn concurrent_failures_share_one_refresh() {
     assert_eq!(browser.counter("apiFail").await, 0);
     browser.quit().await;
 }
+
+#[actix_web::test]
+async fn a_forgotten_password_is_reset_by_mail_in_the_browser() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let smtp = crate::smtp::SmtpReceiver::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let smtp_port = smtp.port;
+    let app = spawn_app_with(|s| {
+        s.bind_addr = format!("127.0.0.1:{port}");
+        s.public_url = format!("http://127.0.0.1:{port}");
+        s.mail_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
+    })
+    .await;
+    let email = app.api_user().await;
+
+    // Sign-in page → "Forgot your password?" → the form.
+    browser.goto(&format!("{}/login", app.address)).await;
+    browser.click("a[href='/password/forgot']").await;
+    browser.type_into("#email", &email).await;
+    browser
+        .click("form[action='/password/forgot'] button")
+        .await;
+    browser
+        .wait_for("the confirmation", Duration::from_secs(10), async |b| {
+            b.eval("return !!document.getElementById('forgot-sent')")
+                .await
+                == true
+        })
+        .await;
+
+    // The mail's link → a new password.
+    let reset_mail = smtp
+        .wait_for_mails(2)
+        .await
+        .into_iter()
+        .find(|m| m.data.contains("Reset your password"))
+        .expect("the reset mail");
+    let link = crate::smtp::link(&reset_mail, &format!("{}/password/reset/", app.address))
+        .expect("a reset link");
+    browser.goto(&link).await;
+    let new_password = "my new browser password";
+    browser.type_into("#new_password", new_password).await;
+    browser.type_into("#password_confirm", new_password).await;
+    browser.click("form[action='/password/reset'] button").await;
+    browser
+        .wait_for("the sign-in page", Duration::from_secs(10), async |b| {
+            b.url().await.contains("/login?notice=password-reset")
+        })
+        .await;
+
+    // Sign in with the new password.
+    browser.type_into("#email", &email).await;
+    browser.type_into("#password", new_password).await;
+    browser.click("form[action='/login'] button").await;
+    browser
+        .wait_for("the account page", Duration::from_secs(10), async |b| {
+            b.url().await.ends_with("/account")
+        })
+        .await;
+    browser.quit().await;
+}

@@ -13,6 +13,7 @@ mod forged_tokens;
 mod hardening;
 mod helpers;
 mod in_process;
+mod lifecycle;
 mod login;
 mod notes;
 mod operations;

@@ -65,7 +65,14 @@ pub async fn confirm_page(
     if !links::is_live(&state, &token, VERIFY).await? {
         return link_invalid(page);
     }
-    let mut res = render(StatusCode::OK, &ConfirmPage { page, token: &token }, cookie)?;
+    let mut res = render(
+        StatusCode::OK,
+        &ConfirmPage {
+            page,
+            token: &token,
+        },
+        cookie,
+    )?;
     res.headers_mut().insert(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("no-referrer"),
