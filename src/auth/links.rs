@@ -147,6 +147,24 @@ pub async fn is_live(state: &AppState, token: &str, purpose: &str) -> Result<boo
     Ok(found.is_some_and(|t| t.is_live(state.clock.now())))
 }
 
+/// The link with this hash if it is live, locked and spent (for the rest
+/// of the transaction); `None` for an unknown, spent or expired link.
+async fn spend_live(
+    conn: &mut AsyncPgConnection,
+    token_hash: &[u8],
+    purpose: &str,
+    now: OffsetDateTime,
+) -> diesel::QueryResult<Option<Uuid>> {
+    let Some(link) = account_tokens::find_for_update(conn, token_hash, purpose).await? else {
+        return Ok(None);
+    };
+    if !link.is_live(now) {
+        return Ok(None);
+    }
+    account_tokens::mark_used(conn, token_hash, now).await?;
+    Ok(Some(link.user_id))
+}
+
 pub enum Reset {
     Done,
     DeadLink,
@@ -180,23 +198,19 @@ pub async fn reset_password(
     let mut conn = db::conn(&state.pool).await?;
     let user_id = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let Some(link) = account_tokens::find_for_update(conn, &token_hash, RESET).await?
-            else {
+            let Some(user_id) = spend_live(conn, &token_hash, RESET, now).await? else {
                 return Ok(None);
             };
-            if !link.is_live(now) {
-                return Ok(None);
-            }
-            users::set_password_hash(conn, link.user_id, &new_hash, now).await?;
-            account_tokens::delete_for_user(conn, link.user_id, RESET).await?;
-            users::mark_verified(conn, link.user_id, now).await?;
-            record(conn, "password_reset", link.user_id, ip, now).await?;
+            users::set_password_hash(conn, user_id, &new_hash, now).await?;
+            account_tokens::delete_for_user(conn, user_id, RESET).await?;
+            users::mark_verified(conn, user_id, now).await?;
+            record(conn, "password_reset", user_id, ip, now).await?;
             let everything = Target::AllOfUser {
-                user_id: link.user_id,
+                user_id,
                 keep: None,
             };
             sessions::revoke(state, conn, everything, "password_reset", ip).await?;
-            Ok(Some(link.user_id))
+            Ok(Some(user_id))
         })
         .await?;
     Ok(match user_id {
@@ -221,17 +235,12 @@ pub async fn verify_email(
     let mut conn = db::conn(&state.pool).await?;
     let user_id = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let Some(link) = account_tokens::find_for_update(conn, &token_hash, VERIFY).await?
-            else {
+            let Some(user_id) = spend_live(conn, &token_hash, VERIFY, now).await? else {
                 return Ok(None);
             };
-            if !link.is_live(now) {
-                return Ok(None);
-            }
-            account_tokens::mark_used(conn, &token_hash, now).await?;
-            users::mark_verified(conn, link.user_id, now).await?;
-            record(conn, "email_verified", link.user_id, ip, now).await?;
-            Ok(Some(link.user_id))
+            users::mark_verified(conn, user_id, now).await?;
+            record(conn, "email_verified", user_id, ip, now).await?;
+            Ok(Some(user_id))
         })
         .await?;
     Ok(user_id)

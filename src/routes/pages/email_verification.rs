@@ -22,23 +22,13 @@ struct ConfirmPage<'a> {
     token: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "link_invalid.html")]
-struct LinkInvalidPage {
-    page: PageContext,
-    what: &'static str,
-    retry_href: &'static str,
-    retry_text: &'static str,
-}
-
 fn link_invalid(page: PageContext) -> Result<HttpResponse, AppError> {
-    let body = LinkInvalidPage {
+    super::link_invalid(
         page,
-        what: "This confirmation link is invalid or has expired.",
-        retry_href: "/account",
-        retry_text: "Send a new one from your account page",
-    };
-    render(StatusCode::BAD_REQUEST, &body, None)
+        "This confirmation link is invalid or has expired.",
+        "/account",
+        "Send a new one from your account page",
+    )
 }
 
 #[derive(serde::Deserialize, Default)]

@@ -80,3 +80,28 @@ pub fn next_from_query(req: &HttpRequest) -> String {
     let q: Q = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     safe_next(&q.next).unwrap_or("").to_owned()
 }
+
+#[derive(Template)]
+#[template(path = "link_invalid.html")]
+struct LinkInvalidPage {
+    page: PageContext,
+    what: &'static str,
+    retry_href: &'static str,
+    retry_text: &'static str,
+}
+
+/// The 400 page for a mailed link that is unknown, spent or expired.
+pub fn link_invalid(
+    page: PageContext,
+    what: &'static str,
+    retry_href: &'static str,
+    retry_text: &'static str,
+) -> Result<HttpResponse, AppError> {
+    let body = LinkInvalidPage {
+        page,
+        what,
+        retry_href,
+        retry_text,
+    };
+    render(StatusCode::BAD_REQUEST, &body, None)
+}

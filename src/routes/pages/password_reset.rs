@@ -29,15 +29,6 @@ struct ResetPage<'a> {
     error: Option<&'static str>,
 }
 
-#[derive(Template)]
-#[template(path = "link_invalid.html")]
-struct LinkInvalidPage {
-    page: PageContext,
-    what: &'static str,
-    retry_href: &'static str,
-    retry_text: &'static str,
-}
-
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
 pub struct ForgotForm {
@@ -115,13 +106,12 @@ pub async fn forgot(
 }
 
 fn link_invalid(page: PageContext) -> Result<HttpResponse, AppError> {
-    let body = LinkInvalidPage {
+    super::link_invalid(
         page,
-        what: "This password reset link is invalid or has expired.",
-        retry_href: "/password/forgot",
-        retry_text: "Ask for a new link",
-    };
-    render(StatusCode::BAD_REQUEST, &body, None)
+        "This password reset link is invalid or has expired.",
+        "/password/forgot",
+        "Ask for a new link",
+    )
 }
 
 pub async fn reset_form(
