@@ -315,3 +315,72 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Arc<Verified>
     let verified = verify_with_reload(state, token).await?;
     check_revocation(state, verified).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::signing_keys::{generate, KeyRing};
+    use proptest::prelude::*;
+
+    fn ring_and_settings() -> (KeyRing, Settings) {
+        let now = time::OffsetDateTime::now_utc();
+        let ring = KeyRing::from_rows(&[generate(now).unwrap()]).unwrap();
+        let settings = Settings::from_lookup(|_| None).unwrap();
+        (ring, settings)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever arrives, verification answers; it never panics and never
+        /// accepts garbage.
+        #[test]
+        fn verify_never_panics_on_arbitrary_input(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let (ring, settings) = ring_and_settings();
+            let text = String::from_utf8_lossy(&bytes);
+            prop_assert!(verify(&ring, &settings, 1_700_000_000, &text).is_err());
+        }
+
+        /// Three base64url-looking parts (a JWS shape) get past the shape
+        /// check and into the decoder: still no panic, still refused.
+        #[test]
+        fn verify_never_panics_on_jws_shaped_input(
+            a in "[A-Za-z0-9_-]{0,120}",
+            b in "[A-Za-z0-9_-]{0,300}",
+            c in "[A-Za-z0-9_-]{0,120}",
+        ) {
+            let (ring, settings) = ring_and_settings();
+            let token = format!("{a}.{b}.{c}");
+            prop_assert!(verify(&ring, &settings, 1_700_000_000, &token).is_err());
+        }
+    }
+
+    #[test]
+    fn a_minted_token_verifies_and_one_changed_character_does_not() {
+        let (ring, settings) = ring_and_settings();
+        let now = 1_700_000_000;
+        let sid = Uuid::new_v4();
+        let minted = mint(
+            &ring,
+            &settings,
+            now,
+            Uuid::new_v4(),
+            sid,
+            "profile:read",
+            i64::MAX,
+        )
+        .unwrap();
+        assert_eq!(
+            verify(&ring, &settings, now, &minted.token)
+                .unwrap()
+                .claims
+                .sid,
+            sid
+        );
+        let mut bytes = minted.token.into_bytes();
+        let i = bytes.len() - 10;
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        let forged = String::from_utf8(bytes).unwrap();
+        assert!(verify(&ring, &settings, now, &forged).is_err());
+    }
+}

@@ -141,3 +141,46 @@ impl FromRequest for Bearer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+    use actix_web::test::TestRequest;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// Any bytes an HTTP header can carry: the parser answers with a
+        /// token or an RFC 6750 error, never a panic, and a token it returns
+        /// is always within the allowed alphabet and length.
+        #[test]
+        fn the_header_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..9000)) {
+            let Ok(value) = HeaderValue::from_bytes(&bytes) else {
+                return Ok(()); // not a header value at all: the server never sees it
+            };
+            let req = TestRequest::default()
+                .insert_header((AUTHORIZATION, value))
+                .to_http_request();
+            if let Ok(token) = token_from_header(&req) {
+                prop_assert!(token.len() <= MAX_TOKEN_LEN);
+                prop_assert!(token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'));
+            }
+        }
+
+        #[test]
+        fn bearer_prefixed_junk_never_panics(rest in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut bytes = b"Bearer ".to_vec();
+            bytes.extend(rest);
+            if let Ok(value) = HeaderValue::from_bytes(&bytes) {
+                let req = TestRequest::default()
+                    .insert_header((AUTHORIZATION, value))
+                    .to_http_request();
+                let _ = token_from_header(&req);
+            }
+        }
+    }
+}

@@ -34,7 +34,7 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    fn from_rows(rows: &[SigningKeyRow]) -> anyhow::Result<Self> {
+    pub(crate) fn from_rows(rows: &[SigningKeyRow]) -> anyhow::Result<Self> {
         let mut signers = Vec::new();
         let mut verifying = HashMap::new();
         let mut jwks = Vec::new();

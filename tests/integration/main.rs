@@ -13,6 +13,7 @@ mod forged_tokens;
 mod hardening;
 mod helpers;
 mod in_process;
+mod junk;
 mod lifecycle;
 mod login;
 mod notes;
