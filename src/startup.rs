@@ -4,12 +4,12 @@
 //! background jobs. `main.rs` and every test call `Application::build`; a test
 //! can also run `app(state)` in-process with `actix_web::test::init_service`.
 
-use crate::auth::access_tokens::{TokenCache, TOKEN_CACHE_CAPACITY};
 use crate::auth::revocation::RevocationView;
 use crate::auth::secrets::Secrets;
 use crate::auth::session_cache::SessionCache;
 use crate::auth::session_store::PgSessionStore;
 use crate::auth::signing_keys::{self, Keys};
+use crate::auth::token_cache::{TokenCache, TOKEN_CACHE_CAPACITY};
 use crate::auth::{password, AppState};
 use crate::clock::Clock;
 use crate::config::Settings;

@@ -7,15 +7,14 @@
 //! `authenticate` adds the revocation check: the whole answer to "may this
 //! token be used now?", which the `Bearer` extractor asks.
 
-use super::bounded_cache::BoundedCache;
 use super::signing_keys::KeyRing;
 use super::state::AppState;
+pub use super::token_cache::{AccessClaims, Audience, TokenCache, Verified, TOKEN_CACHE_CAPACITY};
 use crate::config::Settings;
 use crate::db::sessions::SessionRow;
 use crate::db::DbError;
 use diesel_async::AsyncPgConnection;
 use jsonwebtoken::{Algorithm, Header, Validation};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -23,36 +22,6 @@ use uuid::Uuid;
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 pub const TYP: &str = "at+jwt";
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub aud: Audience,
-    pub sub: Uuid,
-    pub sid: Uuid,
-    pub jti: String,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub scope: String,
-}
-
-/// `aud` may be a string or an array of strings (RFC 7519 §4.1.3).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Audience {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    fn contains(&self, wanted: &str) -> bool {
-        match self {
-            Audience::One(a) => a == wanted,
-            Audience::Many(v) => v.iter().any(|a| a == wanted),
-        }
-    }
-}
 
 pub struct Minted {
     pub token: String,
@@ -115,22 +84,6 @@ pub fn well_formed(token: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
-
-/// A token that passed signature and claim checks, and the key that signed it.
-#[derive(Debug)]
-pub struct Verified {
-    pub claims: AccessClaims,
-    pub kid: String,
-}
-
-/// Verified tokens by SHA-256 of the whole token string. Only successful
-/// verifications are cached (garbage cannot fill it); an entry is used only
-/// until its token's `exp` + leeway; entries of a key that leaves the ring are
-/// dropped (`reload_keys`). Revocation is never cached: it is checked on every
-/// request. Bounded by `TOKEN_CACHE_CAPACITY` entries (about 0.5 KiB each).
-pub type TokenCache = BoundedCache<[u8; 32], Arc<Verified>>;
-
-pub const TOKEN_CACHE_CAPACITY: usize = 20_000;
 
 /// The time checks, applied at every use (fresh or cached).
 fn check_times(claims: &AccessClaims, settings: &Settings, now: i64) -> Result<(), VerifyError> {

@@ -2,7 +2,7 @@
 //!
 //! * `enqueue` inserts a mail row with the caller's connection, so it commits
 //!   or rolls back with whatever caused it; no request ever waits for SMTP.
-//! * `run_sender` (every instance) claims due rows with `FOR UPDATE SKIP
+//! * the sender (`maintenance::run_mail_sender`, every instance) claims due rows with `FOR UPDATE SKIP
 //!   LOCKED`, delivers them, and on failure records the error and retries
 //!   with exponential backoff (2 s, 4 s, … at most an hour), for ever: an
 //!   SMTP outage delays mail, it loses none.
@@ -11,14 +11,11 @@
 //!   MAIL_OUTBOX_DIR plus a log line with the link, so `cargo run` needs no
 //!   mail server (that log line is for development: it contains the link).
 
-use super::state::AppState;
 use crate::config::Settings;
 use crate::db::mail_outbox::{self, NewMail};
-use crate::db::{self, DbError};
-use crate::metrics;
 use askama::Template;
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -140,7 +137,8 @@ impl Mailer {
         format!("{}{path}", self.public_url)
     }
 
-    async fn deliver(&self, mail: &mail_outbox::Mail) -> anyhow::Result<()> {
+    /// Sends one mail now (the outbox sender calls this).
+    pub async fn deliver(&self, mail: &mail_outbox::Mail) -> anyhow::Result<()> {
         let to: Mailbox = mail.recipient.parse()?;
         let message = Message::builder()
             .from(self.from.clone())
@@ -289,56 +287,9 @@ pub async fn enqueue(
 }
 
 /// Seconds until the next attempt after `attempts` failed ones.
-fn backoff(attempts: i32) -> Duration {
+pub fn backoff(attempts: i32) -> Duration {
     let exp = u32::try_from(attempts.clamp(1, 12)).unwrap_or(12);
     Duration::seconds(2i64.pow(exp).min(3_600))
-}
-
-/// Delivers every due mail; returns how many were claimed.
-pub async fn deliver_due(state: &AppState) -> Result<usize, DbError> {
-    let mut conn = db::conn(&state.pool).await?;
-    let now = state.clock.now();
-    let mailer = &state.mailer;
-    let claimed = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let due = mail_outbox::claim_due(conn, now, 10).await?;
-            for mail in &due {
-                match mailer.deliver(mail).await {
-                    Ok(()) => {
-                        mail_outbox::mark_sent(conn, mail.id, now).await?;
-                        metrics::inc(metrics::MAILS, &[("result", "sent")]);
-                    }
-                    Err(e) => {
-                        let next = now + backoff(mail.attempts + 1);
-                        tracing::warn!(mail = mail.id, attempts = mail.attempts + 1, error = %e, "mail not delivered; will retry");
-                        mail_outbox::mark_failed(conn, mail.id, &format!("{e:#}"), next).await?;
-                        metrics::inc(metrics::MAILS, &[("result", "failed")]);
-                    }
-                }
-            }
-            Ok(due.len())
-        })
-        .await?;
-    Ok(claimed)
-}
-
-/// The sender loop of one instance: on a wake-up (a mail queued here) or
-/// every second, deliver what is due.
-pub async fn run_sender(state: actix_web::web::Data<AppState>) {
-    let wakeup = state.mailer.wakeup.clone();
-    loop {
-        let _ = tokio::time::timeout(StdDuration::from_secs(1), wakeup.notified()).await;
-        loop {
-            match deliver_due(&state).await {
-                Ok(10) => continue, // a full batch: there may be more
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "mail sender: database unavailable");
-                    break;
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

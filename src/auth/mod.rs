@@ -37,6 +37,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod state;
 pub mod throttle;
+pub mod token_cache;
 pub mod typed_session;
 
 pub use state::AppState;

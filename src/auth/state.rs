@@ -2,13 +2,13 @@
 //! handed to handlers as `web::Data<AppState>`. It holds data and handles,
 //! not behaviour: the functions that act on it live in the `auth` modules.
 
-use super::access_tokens::TokenCache;
 use super::mail::Mailer;
 use super::password::Hasher;
 use super::revocation::RevocationView;
 use super::secrets::Secrets;
 use super::session_cache::SessionCache;
 use super::signing_keys::Keys;
+use super::token_cache::TokenCache;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::PgPool;
