@@ -35,6 +35,10 @@ async fn start(env: &[(&str, &str)]) -> Server {
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", &base)
         .env("WORKERS", "1")
+        .env(
+            "MAIL_OUTBOX_DIR",
+            std::env::temp_dir().join("hybrid-auth-test-mail"),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
