@@ -145,8 +145,14 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             )
             .await?;
             println!(
-                "purged: {} refresh tokens, {} session states, {} login failures, {} sessions",
-                p.refresh_tokens, p.session_state, p.login_failures, p.sessions
+                "purged: {} refresh tokens, {} session states, {} login failures, {} sessions, \
+                 {} expired links, {} delivered mails",
+                p.refresh_tokens,
+                p.session_state,
+                p.login_failures,
+                p.sessions,
+                p.account_tokens,
+                p.mails
             );
             Ok(())
         }

@@ -30,6 +30,8 @@ pub struct Purged {
     pub session_state: usize,
     pub login_failures: usize,
     pub sessions: usize,
+    pub account_tokens: usize,
+    pub mails: usize,
 }
 
 /// `grace` is REFRESH_REUSE_GRACE: successor nonces younger than that are kept.
@@ -43,11 +45,16 @@ pub async fn purge(
     let session_state = session_state::purge_expired(conn, now).await?;
     let login_failures = throttle::purge_old(conn, now).await?;
     let sessions = sessions::delete_dead_before(conn, now - SESSION_RETENTION).await?;
+    let account_tokens = crate::db::account_tokens::delete_expired_before(conn, now).await?;
+    // Delivered mail is kept a while for support questions ("did it go out?").
+    let mails = mail_outbox::delete_sent_before(conn, now - SESSION_RETENTION).await?;
     Ok(Purged {
         refresh_tokens,
         session_state,
         login_failures,
         sessions,
+        account_tokens,
+        mails,
     })
 }
 

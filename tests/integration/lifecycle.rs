@@ -431,3 +431,57 @@ async fn required_verification_blocks_sign_in_and_tokens_until_the_address_is_co
         StatusCode::OK
     );
 }
+
+#[actix_web::test]
+async fn the_purge_drops_expired_links_and_old_delivered_mail() {
+    let (app, smtp) = app_with_smtp(|_| {}).await;
+    let email = app.api_user().await;
+    request_reset(&app, &email).await;
+    nth_link(
+        &app,
+        &smtp,
+        &email,
+        "Reset your password",
+        1,
+        "/password/reset/",
+    )
+    .await;
+    let unsent = || app.scalar_i64("SELECT count(*) AS n FROM mail_outbox WHERE sent_at IS NULL");
+    let since = std::time::Instant::now();
+    while unsent().await > 0 {
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(10),
+            "mail not marked sent"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    // Nothing is due yet: the links are live and the mail is recent.
+    let mut conn = app.conn().await;
+    let grace = Duration::seconds(10);
+    let early = hybrid_auth::maintenance::purge(&mut conn, app.clock.now(), grace)
+        .await
+        .unwrap();
+    assert_eq!((early.account_tokens, early.mails), (0, 0));
+
+    // Eight days on: the links have expired, the delivered mail is old.
+    app.clock.advance(Duration::days(8));
+    let later = hybrid_auth::maintenance::purge(&mut conn, app.clock.now(), grace)
+        .await
+        .unwrap();
+    assert_eq!(
+        later.account_tokens, 2,
+        "the verification and the reset link"
+    );
+    assert_eq!(later.mails, 2);
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM account_tokens")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM mail_outbox")
+            .await,
+        0
+    );
+}
