@@ -4,12 +4,13 @@
 //! instances apply them within a second. Exit status: 0 success, 1 failure,
 //! 2 usage or configuration error.
 
+use crate::auth::credentials::password::{self, Hasher};
 use crate::auth::email::Email;
-use crate::auth::password::{self, Hasher};
-use crate::auth::revocation::RevocationView;
-use crate::auth::scopes::{self, Scope};
+use crate::auth::sessions::revocation::RevocationView;
 use crate::auth::sessions::{self, Target};
-use crate::auth::signing_keys::{self, Retire};
+use crate::auth::tokens::keys::{self, Retire};
+use crate::auth::tokens::scopes::{self, Scope};
+use crate::auth::RevokeReason;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, setup, users};
@@ -362,9 +363,15 @@ async fn sessions_command(command: SessionsCommand, settings: &Settings) -> anyh
                 pool,
                 settings.listener_heartbeat,
             );
-            let ids =
-                sessions::revoke_with(&detached, &clock, &mut conn, target, "revoked_by_admin", "")
-                    .await?;
+            let ids = sessions::revoke_with(
+                &detached,
+                &clock,
+                &mut conn,
+                target,
+                RevokeReason::RevokedByAdmin,
+                "",
+            )
+            .await?;
             println!("revoked {} session(s) of {}", ids.len(), user.email);
         }
     }
@@ -374,7 +381,7 @@ async fn sessions_command(command: SessionsCommand, settings: &Settings) -> anyh
 async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
     let mut conn = connect(settings).await?;
     let now = Clock::system().now();
-    let retention = signing_keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
+    let retention = keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
     match command {
         KeysCommand::List { json } => {
             let keys = db::signing_keys::list(&mut conn).await?;
@@ -403,7 +410,7 @@ async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
             } else {
                 settings.key_activation_delay
             };
-            let (kid, activates) = signing_keys::rotate(&mut conn, now, retention, delay).await?;
+            let (kid, activates) = keys::rotate(&mut conn, now, retention, delay).await?;
             if at_once {
                 println!("new signing key {kid}: signing now");
             } else {
@@ -413,15 +420,13 @@ async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
                 );
             }
         }
-        KeysCommand::Retire { kid } => {
-            match signing_keys::retire(&mut conn, &kid, now, retention).await? {
-                Retire::Retired => println!("retired key {kid}: its tokens are no longer accepted"),
-                Retire::Unknown => anyhow::bail!("no key {kid}"),
-                Retire::IsSigningKey => {
-                    anyhow::bail!("{kid} is the signing key: run `keys rotate --now` first")
-                }
+        KeysCommand::Retire { kid } => match keys::retire(&mut conn, &kid, now, retention).await? {
+            Retire::Retired => println!("retired key {kid}: its tokens are no longer accepted"),
+            Retire::Unknown => anyhow::bail!("no key {kid}"),
+            Retire::IsSigningKey => {
+                anyhow::bail!("{kid} is the signing key: run `keys rotate --now` first")
             }
-        }
+        },
     }
     Ok(())
 }

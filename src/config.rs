@@ -187,6 +187,7 @@ impl Settings {
             .filter(|s| !s.is_empty())
             .map(|s| {
                 s.parse::<IpAddr>()
+                    .map(|ip| ip.to_canonical())
                     .map_err(|_| err("TRUSTED_PROXIES", format!("`{s}` is not an IP address")))
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -1,5 +1,5 @@
 //! One error type per audience, one mapping each. `AppError` is the error of
-//! the app's own layers (auth/ returns it for infrastructure failures) and
+//! the HTML side (pages and the actix-web adapters in `auth::http`) and
 //! renders an HTML page; `ApiError` renders the JSON bodies of RFC 6749 §5.2 /
 //! RFC 6750 §3. Both log the whole cause chain of unexpected failures and show
 //! a generic message; both turn a database outage into 503 with `Retry-After`.
@@ -229,7 +229,9 @@ impl From<AppError> for ApiError {
             AppError::Overloaded => ApiError::Overloaded,
             AppError::BadRequest(d) => ApiError::invalid_request(d),
             AppError::Unexpected(e) => ApiError::Unexpected(e),
-            other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
+            AppError::NotFound => ApiError::NotFound,
+            AppError::Forbidden(d) => ApiError::Forbidden(d),
+            AppError::LoginRequired { .. } => ApiError::LoginRequired,
         }
     }
 }

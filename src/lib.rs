@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod mail;
 pub mod maintenance;
 pub mod metrics;
 pub mod routes;

@@ -8,14 +8,13 @@
 //!   their grace window has passed;
 //! * mail sender: delivers the outbox (see `auth::mail`).
 
-use crate::auth::{access_tokens, mail, refresh_tokens, throttle, AppState};
+use crate::auth::credentials::throttle;
+use crate::auth::tokens::{access as access_tokens, refresh as refresh_tokens};
+use crate::auth::AppState;
 use crate::db::mail_outbox;
-use crate::db::DbError;
 use crate::db::{self, refresh_tokens as refresh_rows, session_state, sessions};
-use crate::metrics;
 use actix_web::web;
 use diesel::QueryResult;
-use diesel_async::AsyncConnection;
 use diesel_async::AsyncPgConnection;
 use std::future::Future;
 use std::time::Duration as StdDuration;
@@ -83,7 +82,11 @@ where
 
 /// Starts the background jobs of one instance.
 pub fn spawn_jobs(state: web::Data<AppState>) {
-    actix_web::rt::spawn(run_mail_sender(state.clone()));
+    actix_web::rt::spawn(crate::mail::sender::run(
+        state.pool.clone(),
+        state.clock.clone(),
+        state.mailer.clone(),
+    ));
     // Key changes announced by another process (CLI, other instance): reload
     // at once, not at the next periodic reload.
     let keys_state = state.clone();
@@ -130,52 +133,5 @@ pub fn spawn_jobs(state: web::Data<AppState>) {
             tracing::debug!(?purged, "purged expired rows");
             Ok(())
         });
-    }
-}
-
-/// Delivers every due mail; returns how many were claimed.
-pub async fn deliver_due_mail(state: &AppState) -> Result<usize, DbError> {
-    let mut conn = db::conn(&state.pool).await?;
-    let now = state.clock.now();
-    let mailer = &state.mailer;
-    let claimed = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            let due = mail_outbox::claim_due(conn, now, 10).await?;
-            for mail in &due {
-                match mailer.deliver(mail).await {
-                    Ok(()) => {
-                        mail_outbox::mark_sent(conn, mail.id, now).await?;
-                        metrics::inc(metrics::MAILS, &[("result", "sent")]);
-                    }
-                    Err(e) => {
-                        let next = now + mail::backoff(mail.attempts + 1);
-                        tracing::warn!(mail = mail.id, attempts = mail.attempts + 1, error = %e, "mail not delivered; will retry");
-                        mail_outbox::mark_failed(conn, mail.id, &format!("{e:#}"), next).await?;
-                        metrics::inc(metrics::MAILS, &[("result", "failed")]);
-                    }
-                }
-            }
-            Ok(due.len())
-        })
-        .await?;
-    Ok(claimed)
-}
-
-/// The sender loop of one instance: on a wake-up (a mail queued here) or
-/// every second, deliver what is due.
-pub async fn run_mail_sender(state: web::Data<AppState>) {
-    let wakeup = state.mailer.wakeup.clone();
-    loop {
-        let _ = tokio::time::timeout(StdDuration::from_secs(1), wakeup.notified()).await;
-        loop {
-            match deliver_due_mail(&state).await {
-                Ok(10) => continue, // a full batch: there may be more
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "mail sender: database unavailable");
-                    break;
-                }
-            }
-        }
     }
 }

@@ -32,7 +32,10 @@ const HELP: &[(&str, &str)] = &[
         "Spent refresh tokens replayed after the grace window (sessions revoked).",
     ),
     (REVOCATIONS, "Sessions revoked, by reason."),
-    (MAILS, "Mails handed to the mail transport, by result."),
+    (
+        MAILS,
+        "Mails handed to the mail transport, by result (sent, failed and retried, given_up).",
+    ),
 ];
 
 /// Upper bounds (seconds) of the request-duration buckets.

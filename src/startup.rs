@@ -4,13 +4,14 @@
 //! background jobs. `main.rs` and every test call `Application::build`; a test
 //! can also run `app(state)` in-process with `actix_web::test::init_service`.
 
-use crate::auth::revocation::RevocationView;
+use crate::auth::credentials::password;
+use crate::auth::http::session_store::PgSessionStore;
 use crate::auth::secrets::Secrets;
-use crate::auth::session_cache::SessionCache;
-use crate::auth::session_store::PgSessionStore;
-use crate::auth::signing_keys::{self, Keys};
-use crate::auth::token_cache::{TokenCache, TOKEN_CACHE_CAPACITY};
-use crate::auth::{password, AppState};
+use crate::auth::sessions::cache::SessionCache;
+use crate::auth::sessions::revocation::RevocationView;
+use crate::auth::tokens::cache::{TokenCache, TOKEN_CACHE_CAPACITY};
+use crate::auth::tokens::keys::{self, Keys};
+use crate::auth::AppState;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, setup};
@@ -111,10 +112,10 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
         .await
         .map_err(|e| setup::unreachable_db(&settings, e.into()))?;
     let secrets = Secrets::load(&mut conn, &settings, now).await?;
-    let retention = signing_keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
+    let retention = keys::retention(settings.access_token_ttl, settings.clock_skew_leeway);
     let keys = Keys::load(&mut conn, now, retention).await?;
     drop(conn);
-    let window = settings.access_token_ttl + settings.clock_skew_leeway;
+    let window = crate::auth::sessions::view_window(&settings);
     let revocations = RevocationView::new(
         window,
         clock.clone(),
@@ -132,7 +133,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
     );
     password::init();
     let hasher = password::Hasher::new(settings.hash_concurrency, settings.hash_queue);
-    let mailer = crate::auth::mail::Mailer::from_settings(&settings)?;
+    let mailer = Arc::new(crate::mail::Mailer::from_settings(&settings)?);
     let session_cache = Arc::new(SessionCache::new(revocations.clone()));
     Ok(web::Data::new(AppState {
         settings,

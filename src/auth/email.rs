@@ -1,4 +1,5 @@
-//! `Email`: parsed once (trimmed, lower-cased, plausibly shaped), trusted after.
+//! `Email`: parsed once (trimmed, lower-cased, plausibly shaped, and an
+//! address the mailer can send to), trusted after.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -27,7 +28,9 @@ impl Email {
             && domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        if !ok {
+        // What passes must also be deliverable: the mailer's own parser has
+        // the last word (`a,b@example.com` would register, then never be mailed).
+        if !ok || email.parse::<lettre::Address>().is_err() {
             return Err("Enter a valid email address.");
         }
         Ok(Email(email))
@@ -57,8 +60,14 @@ mod tests {
             "ann@ex..com",
             "a b@example.com",
             "ann@exa_mple.com",
+            // Accepted by the shape check once, but no mailer can send to it.
+            "a,b@example.com",
+            "a\"b@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["ann.lee+tag@example.com", "o'neil@example.co.uk"] {
+            assert!(Email::parse(good).is_ok(), "{good}");
         }
     }
 }

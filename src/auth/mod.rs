@@ -1,43 +1,38 @@
-//! The policy layer: who is calling and what they may do. It returns domain
-//! values and errors (never an `HttpResponse`), and reaches the database only
-//! through `db/`. Where to look:
+//! The policy layer: who is calling and what they may do, grouped by
+//! capability. It returns domain values and `AuthError` (never an
+//! `HttpResponse`), and reaches the database only through `db/`. Routes
+//! import through this facade: `use crate::auth::{CurrentUser, Bearer, Scope}`.
 //!
-//! | question | file |
+//! | folder | owns |
 //! |---|---|
-//! | where is a password checked, a browser signed in? | `login.rs`, `password.rs`, `throttle.rs` |
-//! | where does a session start, end, get revoked? | `sessions.rs` (`revoke`: the one revocation path) |
-//! | how do other instances learn of a revocation? | `revocation.rs` (LISTEN/NOTIFY view) |
-//! | where is an access token minted or verified? | `access_tokens.rs`, keys in `signing_keys.rs` |
-//! | how do refresh tokens rotate? | `refresh_tokens.rs` |
-//! | how does a handler require a signed-in user? | `current_user.rs` (`CurrentUser`, pages) and `bearer.rs` (`Bearer`, API) |
-//! | scopes | `scopes.rs` (`Scope`) |
-//! | CSRF, cookies | `csrf.rs`, `typed_session.rs`, `session_store.rs` |
-//! | password change, revoking own sessions | `account.rs` |
+//! | `sessions/` | a session's life: create, touch, `revoke` (THE one revocation path), the LISTEN/NOTIFY revocation view, the signed-in page cache |
+//! | `tokens/` | access tokens (mint, THE verification path, claims, verified-token cache), refresh rotation, signing keys, scopes |
+//! | `credentials/` | proving who you are: password check, the bounded hashing pool, throttling |
+//! | `account/` | what a user does to their own account: password change, own sessions, reset and verification links and their mails |
+//! | `http/` | everything that touches actix-web: `CurrentUser`, `Bearer`, CSRF, client IP, the session store, the typed session, error mapping |
+//!
+//! Loose files are shared primitives: `state.rs` (`AppState`), `error.rs`
+//! (`AuthError`), `events.rs` (`AuthEvent`, `RevokeReason`), `crypto.rs`,
+//! `email.rs`, `secrets.rs`, `bounded_cache.rs`.
 
-pub mod access_tokens;
 pub mod account;
-pub mod bearer;
 pub mod bounded_cache;
-pub mod client;
+pub mod credentials;
 pub mod crypto;
-pub mod csrf;
-pub mod current_user;
 pub mod email;
-pub mod links;
-pub mod login;
-pub mod mail;
-pub mod password;
-pub mod refresh_tokens;
-pub mod revocation;
-pub mod scopes;
+pub mod error;
+pub mod events;
+pub mod http;
 pub mod secrets;
-pub mod session_cache;
-pub mod session_store;
 pub mod sessions;
-pub mod signing_keys;
 pub mod state;
-pub mod throttle;
-pub mod token_cache;
-pub mod typed_session;
+pub mod tokens;
 
+pub use credentials::{authenticate, AuthOutcome};
+pub use email::Email;
+pub use error::AuthError;
+pub use events::{AuthEvent, RevokeReason};
+pub use http::{Bearer, CurrentUser, MaybeUser, TypedSession};
+pub use sessions::{ClientInfo, Kind, Target};
 pub use state::AppState;
+pub use tokens::{Scope, ScopeError};

@@ -3,7 +3,7 @@
 //! taken from its environment override if set, else from `app_secrets`
 //! (generated at first start). They are wrapped so `Debug` never prints them.
 
-use super::crypto;
+use crate::auth::crypto;
 use crate::config::Settings;
 use crate::db::app_secrets;
 use diesel_async::AsyncPgConnection;

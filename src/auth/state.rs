@@ -2,16 +2,16 @@
 //! handed to handlers as `web::Data<AppState>`. It holds data and handles,
 //! not behaviour: the functions that act on it live in the `auth` modules.
 
-use super::mail::Mailer;
-use super::password::Hasher;
-use super::revocation::RevocationView;
-use super::secrets::Secrets;
-use super::session_cache::SessionCache;
-use super::signing_keys::Keys;
-use super::token_cache::TokenCache;
+use crate::auth::credentials::password::Hasher;
+use crate::auth::secrets::Secrets;
+use crate::auth::sessions::cache::SessionCache;
+use crate::auth::sessions::revocation::RevocationView;
+use crate::auth::tokens::cache::TokenCache;
+use crate::auth::tokens::keys::Keys;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::PgPool;
+use crate::mail::Mailer;
 use std::sync::Arc;
 
 pub struct AppState {
@@ -33,5 +33,5 @@ pub struct AppState {
     /// The bounded place where password hashes run.
     pub hasher: Hasher,
     /// Delivers queued mail (SMTP or the outbox directory).
-    pub mailer: Mailer,
+    pub mailer: Arc<Mailer>,
 }

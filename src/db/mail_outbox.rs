@@ -1,5 +1,6 @@
 //! `mail_outbox`: mails waiting to be delivered (the transactional outbox).
-//! Policy (who sends, retries, backoff) lives in `auth::mail`.
+//! Policy (who sends, retries, backoff) lives in `mail/`. A body holds a
+//! single-use link, so it is blanked once the mail is delivered or given up.
 
 use super::schema::mail_outbox;
 use diesel::prelude::*;
@@ -26,6 +27,7 @@ pub struct Mail {
     pub body_text: String,
     pub body_html: String,
     pub attempts: i32,
+    pub created_at: OffsetDateTime,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, mail: &NewMail<'_>) -> QueryResult<()> {
@@ -45,6 +47,7 @@ pub async fn claim_due(
 ) -> QueryResult<Vec<Mail>> {
     mail_outbox::table
         .filter(mail_outbox::sent_at.is_null())
+        .filter(mail_outbox::failed_at.is_null())
         .filter(mail_outbox::next_attempt_at.le(now))
         .order(mail_outbox::id.asc())
         .limit(limit)
@@ -65,6 +68,8 @@ pub async fn mark_sent(
             mail_outbox::sent_at.eq(now),
             mail_outbox::attempts.eq(mail_outbox::attempts + 1),
             mail_outbox::last_error.eq(None::<String>),
+            mail_outbox::body_text.eq(""),
+            mail_outbox::body_html.eq(""),
         ))
         .execute(conn)
         .await?;
@@ -88,12 +93,39 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// Gives a mail up for good (permanent failure, too many attempts, or a
+/// link dead before delivery): never claimed again, body blanked.
+pub async fn mark_given_up(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    error: &str,
+    now: OffsetDateTime,
+) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::failed_at.eq(now),
+            mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            mail_outbox::last_error.eq(error),
+            mail_outbox::body_text.eq(""),
+            mail_outbox::body_html.eq(""),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Deletes mails delivered before `before` (housekeeping).
 pub async fn delete_sent_before(
     conn: &mut AsyncPgConnection,
     before: OffsetDateTime,
 ) -> QueryResult<usize> {
-    diesel::delete(mail_outbox::table.filter(mail_outbox::sent_at.lt(before)))
-        .execute(conn)
-        .await
+    diesel::delete(
+        mail_outbox::table.filter(
+            mail_outbox::sent_at
+                .lt(before)
+                .or(mail_outbox::failed_at.lt(before)),
+        ),
+    )
+    .execute(conn)
+    .await
 }

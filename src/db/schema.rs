@@ -112,6 +112,7 @@ diesel::table! {
         attempts -> Int4,
         last_error -> Nullable<Text>,
         sent_at -> Nullable<Timestamptz>,
+        failed_at -> Nullable<Timestamptz>,
     }
 }
 

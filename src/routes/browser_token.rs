@@ -6,9 +6,11 @@
 
 use super::api::params::read_params;
 use super::api::tokens::{scope_error, token_response};
-use crate::auth::access_tokens::mint_for_session;
-use crate::auth::current_user::resolve;
-use crate::auth::{csrf, scopes, AppState};
+use crate::auth::account::links;
+use crate::auth::http::{csrf, current_user::resolve};
+use crate::auth::tokens::{mint_for_session, scopes};
+use crate::auth::AppState;
+use crate::db::{self, users};
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
 
@@ -32,6 +34,14 @@ pub async fn browser_token(
         .unwrap_or("");
     if !csrf::tokens_match(&user.csrf_token, header) {
         return Err(ApiError::Forbidden("missing or wrong X-CSRF-Token header"));
+    }
+    if links::verification_pending(&state.settings, &user.user) {
+        // The cached user may predate the confirmation: ask the database.
+        let mut conn = db::conn(&state.pool).await?;
+        let fresh = users::find(&mut conn, user.user.id).await?;
+        if fresh.is_none_or(|u| links::verification_pending(&state.settings, &u)) {
+            return Err(ApiError::Forbidden("email address not verified"));
+        }
     }
     let params = read_params(&req, payload).await?;
     let scope = scopes::narrow(params.get("scope").map(String::as_str), &user.session.scope)

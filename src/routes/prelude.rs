@@ -2,11 +2,8 @@
 //! the extractors, the error types, the page context and the usual actix
 //! and askama names.
 
-pub use crate::auth::bearer::Bearer;
-pub use crate::auth::csrf::require_session_csrf;
-pub use crate::auth::current_user::{CurrentUser, MaybeUser};
-pub use crate::auth::scopes::Scope;
-pub use crate::auth::AppState;
+pub use crate::auth::http::csrf::require_session_csrf;
+pub use crate::auth::{AppState, Bearer, CurrentUser, MaybeUser, Scope};
 pub use crate::db;
 pub use crate::error::{ApiError, AppError};
 pub use crate::routes::pages::see_other;

@@ -2,11 +2,11 @@
 //! verification by an outside service, per-route scopes, time claims and
 //! leeway, lifetime, revocation through the session, key rotation and reload.
 
-use crate::forge::{active_key, assert_invalid, sign_ed, Forge};
-use crate::helpers::*;
+use crate::support::forge::{active_key, assert_invalid, sign_ed, Forge};
+use crate::support::*;
 use awc::http::{Method, StatusCode};
-use hybrid_auth::auth::scopes::{default_grant, Scope};
-use hybrid_auth::auth::signing_keys;
+use hybrid_auth::auth::tokens::keys;
+use hybrid_auth::auth::tokens::scopes::{default_grant, Scope};
 use serde_json::{json, Value};
 use time::Duration;
 
@@ -268,11 +268,11 @@ async fn key_rotation_keeps_old_tokens_valid_until_they_expire() {
     let app = spawn_app().await;
     let (old_token, _) = app.api_tokens().await;
     let old_kid = jwt_part(&old_token, 0)["kid"].as_str().unwrap().to_owned();
-    let retention = signing_keys::retention(Duration::minutes(15), Duration::seconds(30));
+    let retention = keys::retention(Duration::minutes(15), Duration::seconds(30));
 
     // Rotate as the CLI does, from "another process": this app has not reloaded.
     let mut conn = app.conn().await;
-    let new_kid = signing_keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
+    let new_kid = keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
         .await
         .unwrap()
         .0;
@@ -331,9 +331,9 @@ async fn key_rotation_keeps_old_tokens_valid_until_they_expire() {
 async fn revoking_an_access_token_signed_by_a_freshly_rotated_key_works() {
     let app = spawn_app().await;
     let (access, refresh) = app.api_tokens().await;
-    let retention = signing_keys::retention(Duration::minutes(15), Duration::seconds(30));
+    let retention = keys::retention(Duration::minutes(15), Duration::seconds(30));
     let mut conn = app.conn().await;
-    let new_kid = signing_keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
+    let new_kid = keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
         .await
         .unwrap()
         .0;

@@ -1,9 +1,15 @@
 //! The account page's actions: every form needs the session's CSRF token,
 //! sessions are listed and revocable (another browser's, never another
-//! user's), and a password change ends the other sessions.
+//! user's), and a password change ends the other sessions. Racing a
+//! revocation, a password change or "log out others" from the revoked
+//! session changes nothing.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
+use hybrid_auth::auth::account;
+use hybrid_auth::auth::http::client::ClientInfo;
+use hybrid_auth::auth::http::current_user::CurrentUser;
+use hybrid_auth::auth::sessions::{self, Target};
 
 #[actix_web::test]
 async fn signed_in_forms_need_the_session_csrf_token() {
@@ -201,5 +207,105 @@ async fn changing_the_password_ends_other_sessions() {
     assert_eq!(
         app.login(&email, "a brand new password").await.status,
         StatusCode::SEE_OTHER
+    );
+}
+
+/// The signed-in user as the account handlers see it at request start.
+async fn current_user(app: &TestApp) -> CurrentUser {
+    let email = app.signed_in_user().await;
+    let mut conn = app.conn().await;
+    let user = hybrid_auth::db::users::find_by_email(&mut conn, &email)
+        .await
+        .unwrap()
+        .unwrap();
+    let session = hybrid_auth::db::sessions::live_for_user(&mut conn, user.id, app.clock.now())
+        .await
+        .unwrap()
+        .remove(0);
+    CurrentUser {
+        user,
+        session,
+        csrf_token: String::new(),
+    }
+}
+
+fn client() -> ClientInfo {
+    ClientInfo {
+        ip: "127.0.0.1".into(),
+        user_agent: "test".into(),
+    }
+}
+
+#[actix_web::test]
+async fn a_password_change_racing_a_revocation_of_its_session_changes_nothing() {
+    // Arrange: the attacker's session passed the extractor, then the victim
+    // revoked it before the change ran.
+    let app = spawn_app().await;
+    let attacker = current_user(&app).await;
+    let mut conn = app.conn().await;
+    sessions::revoke(
+        &app.state,
+        &mut conn,
+        Target::One(attacker.session.id),
+        hybrid_auth::auth::RevokeReason::RevokedByUser,
+        "127.0.0.1",
+    )
+    .await
+    .unwrap();
+    let hash_before = attacker.user.password_hash.clone();
+
+    // Act
+    let outcome = account::change_password(
+        &app.state,
+        &attacker,
+        PASSWORD.into(),
+        "attacker's new password".into(),
+        &client(),
+    )
+    .await
+    .unwrap();
+
+    // Assert
+    assert!(matches!(outcome, account::PasswordChange::Conflict));
+    let hash_after = hybrid_auth::db::users::find(&mut conn, attacker.user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
+    assert_eq!(hash_after, hash_before);
+}
+
+#[actix_web::test]
+async fn log_out_others_from_a_session_revoked_meanwhile_changes_nothing() {
+    let app = spawn_app().await;
+    let attacker = current_user(&app).await;
+    // The victim signs in elsewhere (a second session of the same user)...
+    let email = attacker.user.email.clone();
+    app.clear_cookies();
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // ...and revokes the attacker's session.
+    let mut conn = app.conn().await;
+    sessions::revoke(
+        &app.state,
+        &mut conn,
+        Target::One(attacker.session.id),
+        hybrid_auth::auth::RevokeReason::RevokedByUser,
+        "127.0.0.1",
+    )
+    .await
+    .unwrap();
+
+    let done = account::revoke_other_sessions(&app.state, &attacker, &client())
+        .await
+        .unwrap();
+
+    assert!(!done, "a revoked session may not log out the others");
+    assert_eq!(
+        app.get("/account").await.status,
+        StatusCode::OK,
+        "the victim is still in"
     );
 }

@@ -1,9 +1,16 @@
-//! The browser refresh flow in real headless Chromium: auth-fetch.js keeps
-//! API calls working across token expiry without a login prompt, shares one
-//! refresh among concurrent failures, and a logout elsewhere ends at /login.
+//! The browser side. `POST /auth/token`: a signed-in browser gets a
+//! short-lived access token with its session cookie and the CSRF header
+//! (never a refresh token), and logging out kills the tokens minted for that
+//! session. And the refresh flow in real headless Chromium: auth-fetch.js
+//! keeps API calls working across token expiry without a login prompt, shares
+//! one refresh among concurrent failures, and a logout elsewhere ends at
+//! /login; a forgotten password is reset by mail in the browser.
 
-use crate::helpers::*;
-use crate::webdriver::Browser;
+use crate::support::webdriver::Browser;
+use crate::support::*;
+use awc::http::StatusCode;
+use hybrid_auth::auth::tokens::scopes::Scope;
+use serde_json::json;
 use std::time::Duration;
 
 /// The app on a port the browser's Origin will match (PUBLIC_URL must equal
@@ -158,7 +165,7 @@ async fn a_forgotten_password_is_reset_by_mail_in_the_browser() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let smtp = crate::smtp::SmtpReceiver::start().await;
+    let smtp = crate::support::smtp::SmtpReceiver::start().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -195,7 +202,7 @@ async fn a_forgotten_password_is_reset_by_mail_in_the_browser() {
         .into_iter()
         .find(|m| m.data.contains("Reset your password"))
         .expect("the reset mail");
-    let link = crate::smtp::link(&reset_mail, &format!("{}/password/reset/", app.address))
+    let link = crate::support::smtp::link(&reset_mail, &format!("{}/password/reset/", app.address))
         .expect("a reset link");
     browser.goto(&link).await;
     let new_password = "my new browser password";
@@ -218,4 +225,86 @@ async fn a_forgotten_password_is_reset_by_mail_in_the_browser() {
         })
         .await;
     browser.quit().await;
+}
+
+#[actix_web::test]
+async fn browsers_get_access_tokens_with_cookie_and_csrf_header() {
+    let app = spawn_app().await;
+    // Without a session: 401 login_required (after the origin check).
+    let res = app.post("/auth/token").send().await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json()["error"], "login_required");
+    let res = app
+        .post("/auth/token")
+        .header("origin", "https://evil.example")
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+
+    app.signed_in_user().await;
+    let csrf = app.csrf_for("/account").await;
+    assert_eq!(
+        app.post("/auth/token").send().await.status,
+        StatusCode::FORBIDDEN,
+        "no CSRF header"
+    );
+    assert_eq!(
+        app.post("/auth/token")
+            .header("x-csrf-token", "nope")
+            .send()
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let res = app
+        .post("/auth/token")
+        .header("x-csrf-token", &csrf)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = app
+        .post("/auth/token")
+        .header("x-csrf-token", &csrf)
+        .form(&[("scope", "admin")])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.json()["error"], "invalid_scope");
+
+    let res = app
+        .post("/auth/token")
+        .header("x-csrf-token", &csrf)
+        .header("origin", "http://localhost:8080")
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert_eq!(res.header("cache-control").as_deref(), Some("no-store"));
+    let json = res.json();
+    assert!(
+        json.get("refresh_token").is_none(),
+        "browsers never get a refresh token"
+    );
+    let access = json["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.api_get("/api/v1/me", &access).await.status,
+        StatusCode::OK
+    );
+    let narrowed = app
+        .post("/auth/token")
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"scope": Scope::NotesRead.as_str()}))
+        .send()
+        .await;
+    assert_eq!(narrowed.json()["scope"], Scope::NotesRead.as_str());
+
+    // Logging out in the browser kills the tokens minted for that session.
+    let token = app.csrf_for("/logout").await;
+    app.post("/logout")
+        .form(&[("csrf_token", &token)])
+        .send()
+        .await;
+    let res = app.api_get("/api/v1/me", &access).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json()["error_description"], "access token revoked");
 }

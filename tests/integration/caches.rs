@@ -2,7 +2,7 @@
 //! What they must never do: accept a token they did not verify, outlive a
 //! token's expiry, or hide a revocation.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
 use diesel_async::RunQueryDsl;
 use time::Duration;
@@ -95,15 +95,15 @@ async fn cached_tokens_of_a_key_that_leaves_the_ring_stop_working() {
     // A new active key, and the old one gone from the table.
     let mut conn = app.conn().await;
     let retention =
-        hybrid_auth::auth::signing_keys::retention(Duration::minutes(15), Duration::seconds(30));
-    hybrid_auth::auth::signing_keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
+        hybrid_auth::auth::tokens::keys::retention(Duration::minutes(15), Duration::seconds(30));
+    hybrid_auth::auth::tokens::keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
         .await
         .unwrap();
     diesel::sql_query(format!("DELETE FROM signing_keys WHERE kid = '{kid}'"))
         .execute(&mut conn)
         .await
         .unwrap();
-    hybrid_auth::auth::access_tokens::reload_keys(&app.state, &mut conn)
+    hybrid_auth::auth::tokens::access::reload_keys(&app.state, &mut conn)
         .await
         .unwrap();
 

@@ -2,11 +2,11 @@
 //! one (alg confusion, stripped or foreign signatures, hostile headers, wrong
 //! or missing claims, garbage shapes) is refused, and never with a 5xx.
 
-use crate::forge::*;
-use crate::helpers::*;
+use crate::support::forge::*;
+use crate::support::*;
 use awc::http::StatusCode;
 use hybrid_auth::auth::crypto::b64;
-use hybrid_auth::auth::scopes::default_grant;
+use hybrid_auth::auth::tokens::scopes::default_grant;
 use serde_json::json;
 
 /// A named case: (what it tries, the token). The name is in every failure.

@@ -2,8 +2,8 @@
 //! `startup::app` under `actix_web::test::init_service`. Handy for a quick
 //! test of one route; the other test files go through a real server.
 
-use crate::database::fresh_database;
-use crate::helpers::test_settings;
+use crate::support::database::fresh_database;
+use crate::support::test_settings;
 use actix_web::http::StatusCode;
 use actix_web::test;
 use hybrid_auth::clock::Clock;

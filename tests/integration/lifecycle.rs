@@ -4,8 +4,8 @@
 //! changes, no mail and the same answer for unknown addresses, mail that
 //! survives an SMTP outage, and EMAIL_VERIFICATION=required.
 
-use crate::helpers::*;
-use crate::smtp::{free_port, link, Mail, SmtpReceiver};
+use crate::support::smtp::{free_port, link, Mail, SmtpReceiver};
+use crate::support::*;
 use awc::http::StatusCode;
 use time::Duration;
 

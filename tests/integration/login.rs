@@ -2,9 +2,9 @@
 //! identical failures, a safe `next`, CSRF on the login form, logout by POST
 //! only, auth events, no session for a password that just changed.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
-use hybrid_auth::auth::scopes::Scope;
+use hybrid_auth::auth::tokens::scopes::Scope;
 
 #[actix_web::test]
 async fn login_renews_the_session_key() {
@@ -244,7 +244,7 @@ async fn a_session_is_not_opened_with_a_password_that_just_changed() {
     // What the login verified…
     user.password_hash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$c29tZWhhc2g".into();
     // …is no longer the stored hash: no session.
-    let client = hybrid_auth::auth::client::ClientInfo {
+    let client = hybrid_auth::auth::http::client::ClientInfo {
         ip: "127.0.0.1".into(),
         user_agent: "t".into(),
     };

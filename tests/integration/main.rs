@@ -1,19 +1,21 @@
 //! One integration-test binary (faster to link than many). Every test gets
 //! its own database and its own server on a random port.
+//!
+//! `support/` holds the code the suites share: `spawn_app()` and `TestApp`
+//! (re-exported, so suites `use crate::support::*`), the template and
+//! per-test databases, token forging, an SMTP receiver (with its own
+//! self-test) and a WebDriver client. Every other module is a suite, named
+//! for what it tests.
+
+mod support;
 
 mod access_tokens;
 mod account;
-mod bad_requests;
+mod bad_input;
 mod browser;
-mod browser_token;
 mod caches;
-mod database;
-mod forge;
 mod forged_tokens;
-mod hardening;
-mod helpers;
 mod in_process;
-mod junk;
 mod lifecycle;
 mod login;
 mod notes;
@@ -26,6 +28,4 @@ mod registration;
 mod revocation;
 mod session_expiry;
 mod session_store;
-mod smtp;
 mod throttling;
-mod webdriver;

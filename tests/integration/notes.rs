@@ -1,9 +1,9 @@
 //! The notes example API: each user's notes are private, bodies are
 //! validated, and each route needs its scope.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::{Method, StatusCode};
-use hybrid_auth::auth::scopes::Scope;
+use hybrid_auth::auth::tokens::scopes::Scope;
 use serde_json::{json, Value};
 use time::Duration;
 

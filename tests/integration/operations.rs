@@ -2,9 +2,9 @@
 //! key rotation and retirement reaching running instances within a second,
 //! SIGTERM, metrics, and logs (JSON lines, no secrets at any level).
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
-use hybrid_auth::auth::scopes::Scope;
+use hybrid_auth::auth::tokens::scopes::Scope;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration as StdDuration, Instant};

@@ -1,7 +1,7 @@
 //! The database going away: pages and the API answer 503 with Retry-After
 //! (never anonymous access, never a stale yes), and recover once it is back.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
 
 #[actix_web::test]

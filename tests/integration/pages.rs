@@ -1,7 +1,9 @@
 //! Pages anyone can see: the landing page, security headers on every HTML
 //! response, cookie attributes, static assets; anonymous views write nothing.
+//! Every response carries a request id (chosen only by trusted proxies), and
+//! HSTS is sent only when the public URL is https.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
 
 fn contains_all(haystack: &str, needles: &[&str]) {
@@ -142,4 +144,52 @@ async fn static_scripts_are_served_as_javascript() {
         app.get("/static/nope.js").await.status,
         StatusCode::NOT_FOUND
     );
+}
+
+#[actix_web::test]
+async fn every_response_carries_a_request_id_and_only_trusted_proxies_choose_it() {
+    let app = spawn_app().await;
+    let a = app.get("/healthz").await.header("x-request-id").unwrap();
+    let b = app.get("/healthz").await.header("x-request-id").unwrap();
+    assert_ne!(a, b);
+    let res = app
+        .req(awc::http::Method::GET, "/nope")
+        .header("x-request-id", "abc-123")
+        .send()
+        .await;
+    assert_ne!(
+        res.header("x-request-id").as_deref(),
+        Some("abc-123"),
+        "not from an untrusted peer"
+    );
+
+    let proxied = spawn_app_with(|s| s.trusted_proxies = vec!["127.0.0.1".parse().unwrap()]).await;
+    let res = proxied
+        .req(awc::http::Method::GET, "/healthz")
+        .header("x-request-id", "abc-123")
+        .send()
+        .await;
+    assert_eq!(res.header("x-request-id").as_deref(), Some("abc-123"));
+    let res = proxied
+        .req(awc::http::Method::GET, "/healthz")
+        .header("x-request-id", "bad id\"")
+        .send()
+        .await;
+    assert_ne!(res.header("x-request-id").as_deref(), Some("bad id\""));
+}
+
+#[actix_web::test]
+async fn hsts_is_sent_only_when_the_public_url_is_https() {
+    let plain = spawn_app().await;
+    assert!(plain
+        .get("/")
+        .await
+        .header("strict-transport-security")
+        .is_none());
+    let tls = spawn_app_with(|s| s.public_url = "https://auth.example.com".into()).await;
+    let hsts = tls
+        .get("/healthz")
+        .await
+        .header("strict-transport-security");
+    assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"));
 }

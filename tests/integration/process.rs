@@ -2,8 +2,8 @@
 //! exits 0; LOG_FORMAT=json writes one JSON object per line; and a run at
 //! the most verbose level logs no password, token or cookie value.
 
-use crate::database::{fresh_database, server_url};
-use crate::helpers::meta_csrf;
+use crate::support::database::{fresh_database, server_url};
+use crate::support::meta_csrf;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};

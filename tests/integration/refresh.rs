@@ -1,9 +1,9 @@
 //! Refresh tokens for API clients: rotation, grace, theft detection,
 //! concurrency, revocation, expiry.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
-use hybrid_auth::auth::scopes::{default_grant, Scope};
+use hybrid_auth::auth::tokens::scopes::{default_grant, Scope};
 use serde_json::Value;
 use time::Duration;
 
@@ -387,7 +387,7 @@ async fn successor_nonces_are_cleared_after_the_grace_window() {
     assert_eq!(app.scalar_i64(nonces).await, 1);
     let mut conn = app.conn().await;
     let grace = app.state.settings.refresh_reuse_grace;
-    hybrid_auth::auth::refresh_tokens::scrub_nonces(&mut conn, app.clock.now(), grace)
+    hybrid_auth::auth::tokens::refresh::scrub_nonces(&mut conn, app.clock.now(), grace)
         .await
         .unwrap();
     assert_eq!(
@@ -396,7 +396,7 @@ async fn successor_nonces_are_cleared_after_the_grace_window() {
         "kept during the grace window"
     );
     app.clock.advance(Duration::seconds(11));
-    hybrid_auth::auth::refresh_tokens::scrub_nonces(&mut conn, app.clock.now(), grace)
+    hybrid_auth::auth::tokens::refresh::scrub_nonces(&mut conn, app.clock.now(), grace)
         .await
         .unwrap();
     drop(conn);

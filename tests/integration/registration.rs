@@ -1,7 +1,7 @@
 //! Registration: it signs the new user in, validates its input, and can be
 //! closed.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
 
 #[actix_web::test]

@@ -1,8 +1,12 @@
 //! The in-process revocation view: no database round trip per API request,
 //! revocations reach every instance in well under a second, and a lost
-//! listener falls back to the database (never fails open).
+//! listener falls back to the database (never fails open). Noting many
+//! revocations is one batch, pruned on the heartbeat; a reconnect keeps what
+//! was noted; a listener that hears nothing goes stale (requests then ask the
+//! database) and one whose heartbeat comes back stays fresh.
 
-use crate::helpers::*;
+use crate::support::database::{fresh_database, server_url};
+use crate::support::*;
 use awc::http::StatusCode;
 use diesel_async::RunQueryDsl;
 use std::time::{Duration as StdDuration, Instant};
@@ -80,7 +84,7 @@ async fn a_lost_listener_falls_back_to_the_database_until_it_has_reloaded() {
     let mut conn = app.conn().await;
     diesel::sql_query(format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{}' AND datname = current_database()",
-        hybrid_auth::auth::revocation::LISTENER_APP_NAME
+        hybrid_auth::auth::sessions::revocation::LISTENER_APP_NAME
     ))
     .execute(&mut conn)
     .await
@@ -136,4 +140,80 @@ async fn with_the_database_gone_tokens_get_503_not_access() {
         app.api_get("/api/v1/ping", &access).await.status,
         StatusCode::OK
     );
+}
+
+#[actix_web::test]
+async fn noting_many_revocations_is_one_batch_and_pruning_waits_for_the_heartbeat() {
+    let app = spawn_app().await;
+    let view = &app.state.revocations;
+    let ids: Vec<uuid::Uuid> = (0..10_000).map(|_| uuid::Uuid::new_v4()).collect();
+    view.note(&ids);
+    assert_eq!(view.len(), 10_000);
+    // Past the window, entries stay until a prune (run on the heartbeat), not
+    // on every insert.
+    app.clock.advance(time::Duration::minutes(16));
+    view.note(&[uuid::Uuid::new_v4()]);
+    assert_eq!(view.len(), 10_001);
+    view.prune();
+    assert_eq!(view.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_reconnect_merges_what_it_loads_with_what_was_noted() {
+    let app = spawn_app().await;
+    let view = app.state.revocations.clone();
+    let noted = uuid::Uuid::new_v4(); // revoked here; the database knows nothing of it
+    view.note(&[noted]);
+
+    let conn = view
+        .connect(app.state.settings.listener_url())
+        .await
+        .unwrap();
+    drop(conn);
+
+    assert!(
+        !view.known_live(noted),
+        "the reload must not drop a noted revocation"
+    );
+}
+
+#[actix_web::test]
+async fn a_listener_that_receives_nothing_goes_stale_and_requests_ask_the_database() {
+    // The listener connects to another database: the connection is alive, but
+    // NOTIFYs sent through the pool never reach it (as behind PgBouncer).
+    let elsewhere = fresh_database();
+    let app = spawn_app_with(|s| {
+        s.listener_database_url = Some(format!("{}/{elsewhere}", server_url()));
+        s.listener_heartbeat.heartbeat = StdDuration::from_millis(50);
+        s.listener_heartbeat.alive_window = StdDuration::from_millis(300);
+    })
+    .await;
+    let (access, _) = app.api_tokens().await;
+    let view = app.state.revocations.clone();
+    wait_until("the view goes stale", || !view.is_fresh()).await;
+
+    let before = view.db_checks();
+    assert_eq!(
+        app.api_get("/api/v1/ping", &access).await.status,
+        StatusCode::OK
+    );
+    assert!(
+        view.db_checks() > before,
+        "checked in the database, not in memory"
+    );
+    // And a revocation is seen at once, through that database check.
+    app.api_logout(&access).await;
+    let res = app.api_get("/api/v1/ping", &access).await;
+    assert_eq!(res.json()["error_description"], "access token revoked");
+}
+
+#[actix_web::test]
+async fn a_listener_whose_heartbeat_comes_back_stays_fresh() {
+    let app = spawn_app_with(|s| {
+        s.listener_heartbeat.heartbeat = StdDuration::from_millis(50);
+        s.listener_heartbeat.alive_window = StdDuration::from_millis(300);
+    })
+    .await;
+    actix_web::rt::time::sleep(StdDuration::from_millis(600)).await;
+    assert!(app.state.revocations.is_fresh());
 }

@@ -2,7 +2,7 @@
 //! timeout does not, `last_seen_at` is written at most once a minute, and an
 //! expired cookie does not get in the way of signing in again.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
 use time::Duration;
 

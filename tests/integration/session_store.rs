@@ -1,13 +1,13 @@
 //! The Postgres `SessionStore` on its own.
 
-use crate::database::fresh_database;
-use crate::helpers::{spawn_app_on, test_settings};
+use crate::support::database::fresh_database;
+use crate::support::{spawn_app_on, test_settings};
 use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::cookie::time::Duration as CookieDuration;
-use hybrid_auth::auth::session_store::PgSessionStore;
+use hybrid_auth::auth::http::session_store::PgSessionStore;
 use std::collections::HashMap;
 
-async fn store() -> (crate::helpers::TestApp, PgSessionStore) {
+async fn store() -> (crate::support::TestApp, PgSessionStore) {
     let db = fresh_database();
     let app = spawn_app_on(test_settings(&db)).await;
     let store = PgSessionStore::new(app.state.pool.clone(), app.clock.clone());

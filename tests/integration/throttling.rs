@@ -1,8 +1,9 @@
 //! Login throttling: failures per account (web login, password grant and
 //! password change share one count), concurrent guesses, the per-IP limit,
-//! and `X-Forwarded-For` trusted only from configured proxies.
+//! and `X-Forwarded-For` trusted only from configured proxies; registrations
+//! are throttled per IP too.
 
-use crate::helpers::*;
+use crate::support::*;
 use awc::http::StatusCode;
 use time::Duration;
 
@@ -244,4 +245,23 @@ async fn a_login_storm_past_the_hashing_queue_gets_503_with_retry_after() {
     let email = app.api_user().await;
     let ok = app.password_grant(&email, PASSWORD, None).await;
     assert_eq!(ok.status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn registration_is_throttled_per_ip() {
+    // LOGIN_MAX_FAILURES=1: ten registrations per IP per 15 minutes.
+    let app = spawn_app_with(|s| s.login_max_failures = 1).await;
+    for i in 0..10 {
+        let res = app.register(&format!("r{i}@example.com"), PASSWORD).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "registration {i}");
+        app.clear_cookies();
+    }
+    let res = app.register("one-more@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.header("retry-after").is_some());
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM users WHERE email = 'one-more@example.com'")
+            .await,
+        0
+    );
 }

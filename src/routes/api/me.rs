@@ -1,9 +1,7 @@
 //! `GET /api/v1/me` (scope `profile:read`) and `GET /api/v1/ping` (any scope,
 //! answered from the verified token alone).
 
-use crate::auth::bearer::Bearer;
-use crate::auth::scopes::Scope;
-use crate::auth::AppState;
+use crate::auth::{AppState, Bearer, Scope};
 use crate::db::{self, users};
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};

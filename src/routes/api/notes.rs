@@ -2,9 +2,7 @@
 //! Each handler takes `Bearer` and states its scope in its first line.
 
 use super::params::read_body;
-use crate::auth::bearer::Bearer;
-use crate::auth::scopes::Scope;
-use crate::auth::AppState;
+use crate::auth::{AppState, Bearer, Scope};
 use crate::db;
 use crate::db::notes::{self, Note};
 use crate::error::ApiError;

@@ -6,12 +6,8 @@
 //! * `POST /api/v1/auth/logout` (Bearer): revokes the caller's session; 204.
 
 use super::params::{read_params, required};
-use crate::auth::access_tokens::{verify_with_reload, Rejected};
-use crate::auth::bearer::Bearer;
-use crate::auth::client::ClientInfo;
-use crate::auth::refresh_tokens;
-use crate::auth::sessions::{self, Target};
-use crate::auth::AppState;
+use crate::auth::tokens::{access::verify_with_reload, refresh, Rejected};
+use crate::auth::{sessions, AppState, Bearer, ClientInfo, RevokeReason, Target};
 use crate::db;
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -25,8 +21,8 @@ pub async fn revoke(
     let params = read_params(&req, payload).await?;
     let token = required(&params, "token")?;
     let mut conn = db::conn(&state.pool).await?;
-    let session = if token.starts_with(refresh_tokens::PREFIX) {
-        refresh_tokens::session_of(&mut conn, token).await?
+    let session = if token.starts_with(refresh::PREFIX) {
+        refresh::session_of(&mut conn, token).await?
     } else {
         match verify_with_reload(&state, token).await {
             Ok(verified) => Some(verified.claims.sid),
@@ -36,7 +32,14 @@ pub async fn revoke(
     };
     if let Some(sid) = session {
         let target = Target::One(sid);
-        sessions::revoke(&state, &mut conn, target, "token_revoked", &client.ip).await?;
+        sessions::revoke(
+            &state,
+            &mut conn,
+            target,
+            RevokeReason::TokenRevoked,
+            &client.ip,
+        )
+        .await?;
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -51,6 +54,6 @@ pub async fn logout(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = db::conn(&state.pool).await?;
     let target = Target::One(auth.session_id());
-    sessions::revoke(&state, &mut conn, target, "logout", &client.ip).await?;
+    sessions::revoke(&state, &mut conn, target, RevokeReason::Logout, &client.ip).await?;
     Ok(HttpResponse::NoContent().finish())
 }

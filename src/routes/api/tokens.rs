@@ -3,13 +3,9 @@
 //! shared with the browser's `POST /auth/token`.
 
 use super::params::{read_params, required};
-use crate::auth::access_tokens::{mint_for_session, Minted};
-use crate::auth::client::ClientInfo;
-use crate::auth::login::{authenticate, AuthOutcome};
-use crate::auth::refresh_tokens::{self, Rotation};
-use crate::auth::scopes::{self, ScopeError};
-use crate::auth::sessions::{self, Kind};
-use crate::auth::AppState;
+use crate::auth::account::links;
+use crate::auth::tokens::{mint_for_session, refresh, scopes, Minted, Rotation};
+use crate::auth::{authenticate, sessions, AppState, AuthOutcome, ClientInfo, Kind, ScopeError};
 use crate::db;
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -72,9 +68,7 @@ async fn password_grant(
     let password = required(params, "password")?;
     check_scope_syntax(params)?;
     let user = match authenticate(state, username, password.to_owned(), client).await? {
-        AuthOutcome::Ok(user)
-            if state.settings.email_verification_required && user.email_verified_at.is_none() =>
-        {
+        AuthOutcome::Ok(user) if links::verification_pending(&state.settings, &user) => {
             return Err(ApiError::invalid_grant("email address not verified"))
         }
         AuthOutcome::Ok(user) => user,
@@ -91,7 +85,7 @@ async fn password_grant(
             let Some(session) = session else {
                 return Ok(None);
             };
-            let refresh_token = refresh_tokens::issue_first(state, conn, &session).await?;
+            let refresh_token = refresh::issue_first(state, conn, &session).await?;
             Ok(Some((session, refresh_token)))
         })
         .await?;
@@ -108,12 +102,12 @@ async fn refresh_grant(
     client: &ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     let presented = required(params, "refresh_token")?;
-    if !refresh_tokens::well_formed(presented) {
+    if !refresh::well_formed(presented) {
         return Err(ApiError::invalid_grant("invalid refresh token"));
     }
     check_scope_syntax(params)?;
     let requested = params.get("scope").map(String::as_str);
-    match refresh_tokens::rotate(state, presented, requested, &client.ip).await? {
+    match refresh::rotate(state, presented, requested, &client.ip).await? {
         Rotation::Rotated {
             successor,
             session,

@@ -4,11 +4,9 @@
 //! login page's button while EMAIL_VERIFICATION=required).
 
 use super::{page_context, render, see_other};
-use crate::auth::client::ClientInfo;
-use crate::auth::csrf;
-use crate::auth::current_user::{CurrentUser, MaybeUser};
-use crate::auth::links::{self, VERIFY};
-use crate::auth::AppState;
+use crate::auth::account::links::{self, VERIFY};
+use crate::auth::http::csrf;
+use crate::auth::{AppState, ClientInfo, CurrentUser, MaybeUser};
 use crate::error::AppError;
 use crate::web::PageContext;
 use actix_web::http::{header, StatusCode};

@@ -1,8 +1,7 @@
 //! `GET /`: the landing page.
 
 use super::{page_context, render};
-use crate::auth::current_user::MaybeUser;
-use crate::auth::AppState;
+use crate::auth::{AppState, MaybeUser};
 use crate::error::AppError;
 use crate::web::PageContext;
 use actix_web::http::StatusCode;

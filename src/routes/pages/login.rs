@@ -2,12 +2,9 @@
 //! password (the unknown case verifies a dummy hash, so timing matches too).
 
 use super::{next_from_query, render, see_other};
-use crate::auth::client::ClientInfo;
-use crate::auth::csrf;
-use crate::auth::current_user::{resolve_with, MaybeUser};
-use crate::auth::login::{authenticate, start_web_session, AuthOutcome};
-use crate::auth::typed_session::TypedSession;
-use crate::auth::AppState;
+use crate::auth::account::links;
+use crate::auth::http::{csrf, current_user::resolve_with, start_web_session};
+use crate::auth::{authenticate, AppState, AuthOutcome, ClientInfo, MaybeUser, TypedSession};
 use crate::db;
 use crate::error::AppError;
 use crate::web::{safe_next, PageContext};
@@ -112,17 +109,12 @@ pub async fn login(
             Some(secs),
         ),
         AuthOutcome::Failed => fail(StatusCode::BAD_REQUEST, GENERIC_FAILURE.to_owned(), None),
-        AuthOutcome::Ok(user)
-            if state.settings.email_verification_required && user.email_verified_at.is_none() =>
-        {
-            fail_page(
-                StatusCode::FORBIDDEN,
-                "Confirm your email address first: follow the link in the mail we sent you."
-                    .to_owned(),
-                None,
-                true,
-            )
-        }
+        AuthOutcome::Ok(user) if links::verification_pending(&state.settings, &user) => fail_page(
+            StatusCode::FORBIDDEN,
+            "Confirm your email address first: follow the link in the mail we sent you.".to_owned(),
+            None,
+            true,
+        ),
         AuthOutcome::Ok(user) => {
             let current = resolve_with(&req, false).await?;
             let mut conn = db::conn(&state.pool).await?;

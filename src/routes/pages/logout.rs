@@ -2,12 +2,8 @@
 //! session: cookie state, access tokens, everything derived from it).
 
 use super::{page_context, render, see_other};
-use crate::auth::client::ClientInfo;
-use crate::auth::csrf::require_session_csrf;
-use crate::auth::current_user::MaybeUser;
-use crate::auth::sessions::{self, Target};
-use crate::auth::typed_session::TypedSession;
-use crate::auth::AppState;
+use crate::auth::http::csrf::require_session_csrf;
+use crate::auth::{sessions, AppState, ClientInfo, MaybeUser, RevokeReason, Target, TypedSession};
 use crate::db;
 use crate::error::AppError;
 use crate::web::PageContext;
@@ -54,7 +50,7 @@ pub async fn logout(
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let mut conn = db::conn(&state.pool).await?;
     let target = Target::One(user.session.id);
-    sessions::revoke(&state, &mut conn, target, "logout", &client.ip).await?;
+    sessions::revoke(&state, &mut conn, target, RevokeReason::Logout, &client.ip).await?;
     session.purge();
     Ok(see_other("/login"))
 }

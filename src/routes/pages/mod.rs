@@ -6,7 +6,6 @@
 //! see `refresh_demo.rs` for the shortest example.
 
 pub mod account;
-pub mod display;
 pub mod email_verification;
 pub mod home;
 pub mod login;
@@ -15,9 +14,8 @@ pub mod password_reset;
 pub mod refresh_demo;
 pub mod register;
 
-use crate::auth::csrf;
-use crate::auth::current_user::CurrentUser;
-use crate::auth::AppState;
+use crate::auth::http::csrf;
+use crate::auth::{AppState, CurrentUser};
 use crate::error::AppError;
 use crate::web::{safe_next, PageContext};
 use actix_web::cookie::Cookie;

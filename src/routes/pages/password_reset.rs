@@ -3,10 +3,10 @@
 //! form answers the same page whether or not the account exists.
 
 use super::{page_context, render, see_other};
-use crate::auth::client::ClientInfo;
-use crate::auth::current_user::MaybeUser;
-use crate::auth::links::{self, Reset, RESET};
-use crate::auth::{csrf, AppState};
+use crate::auth::account::links::{self, RESET};
+use crate::auth::account::Reset;
+use crate::auth::http::csrf;
+use crate::auth::{AppState, ClientInfo, MaybeUser};
 use crate::error::AppError;
 use crate::web::PageContext;
 use actix_web::http::{header, StatusCode};

@@ -3,12 +3,11 @@
 //! hashed before the insert either way so timing does not tell.
 
 use super::{render, see_other};
-use crate::auth::client::ClientInfo;
-use crate::auth::current_user::resolve_with;
-use crate::auth::email::Email;
-use crate::auth::login::start_web_session;
-use crate::auth::typed_session::TypedSession;
-use crate::auth::{csrf, links, password, scopes, throttle, AppState};
+use crate::auth::account::links;
+use crate::auth::credentials::{password, throttle};
+use crate::auth::http::{csrf, current_user::resolve_with, start_web_session};
+use crate::auth::tokens::scopes;
+use crate::auth::{AppState, ClientInfo, Email, TypedSession};
 use crate::db;
 use crate::db::users::{self, NewUser};
 use crate::error::AppError;

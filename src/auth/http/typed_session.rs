@@ -1,0 +1,49 @@
+//! A typed view of the actix-session state, so handlers never touch raw keys.
+//! A signed-in browser's state holds the `sessions.id` it belongs to and the
+//! synchronizer CSRF token for its forms; nothing else.
+
+use crate::auth::http::session_store::SID_KEY;
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use std::future::{ready, Ready};
+use uuid::Uuid;
+
+const CSRF_KEY: &str = "csrf";
+
+pub struct TypedSession(Session);
+
+impl TypedSession {
+    /// The `sessions.id` this cookie is bound to, if any.
+    pub fn session_id(&self) -> Option<Uuid> {
+        self.0.get::<Uuid>(SID_KEY).ok().flatten()
+    }
+
+    pub fn csrf_token(&self) -> Option<String> {
+        self.0.get::<String>(CSRF_KEY).ok().flatten()
+    }
+
+    /// Binds this browser to a fresh session row under a NEW cookie key
+    /// (no fixation: whatever key the browser had before is discarded).
+    pub fn log_in(&self, session_id: Uuid, csrf_token: &str) -> anyhow::Result<()> {
+        self.0.renew();
+        self.0.clear();
+        self.0.insert(SID_KEY, session_id)?;
+        self.0.insert(CSRF_KEY, csrf_token)?;
+        Ok(())
+    }
+
+    /// Forgets the state server-side and expires the cookie.
+    pub fn purge(&self) {
+        self.0.purge();
+    }
+}
+
+impl FromRequest for TypedSession {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(TypedSession(req.get_session())))
+    }
+}

@@ -1,0 +1,217 @@
+//! Sessions, the revocation unit: creating them at sign-in, recording
+//! activity, and `revoke`, the ONE way any session ends early. Logout, the
+//! account page's revoke buttons, "log out other sessions", a password
+//! change, refresh-token reuse, the API's revoke and logout endpoints all
+//! call `revoke`, which marks the rows, drops their cookie state, announces
+//! each id to every instance (NOTIFY), records an event, and updates this
+//! instance's revocation view at once.
+
+use crate::auth::events::{AuthEvent, RevokeReason};
+use crate::auth::sessions::revocation::RevocationView;
+use crate::auth::state::AppState;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::auth_events::{self, NewEvent};
+use crate::db::session_state;
+use crate::db::sessions::{self as rows, NewSession, SessionRow};
+use crate::db::users::{self, User};
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+pub use crate::db::sessions::Target;
+
+/// `last_seen_at` is written at most this often per session...
+/// Who is on the other end of a request, as sessions and events record it
+/// (read from the request by `auth::http::client`).
+#[derive(Debug, Clone)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
+}
+
+pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
+
+/// ...and at most every quarter of the idle timeout, so that a session in
+/// use never reaches its idle expiry between two writes, whatever
+/// SESSION_IDLE_TIMEOUT is.
+pub fn touch_interval(settings: &Settings, kind: &str) -> Duration {
+    TOUCH_INTERVAL.min(idle_timeout(settings, kind) / 4)
+}
+
+/// Whether this request should move last-seen and the idle expiry.
+pub fn touch_due(settings: &Settings, session: &SessionRow, now: OffsetDateTime) -> bool {
+    now - session.last_seen_at >= touch_interval(settings, &session.kind)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Web,
+    Api,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Web => "web",
+            Kind::Api => "api",
+        }
+    }
+}
+
+/// Idle lifetime of a session of this kind: web sessions use
+/// SESSION_IDLE_TIMEOUT, API refresh families REFRESH_TOKEN_TTL.
+pub fn idle_timeout(settings: &Settings, kind: &str) -> Duration {
+    if kind == Kind::Api.as_str() {
+        settings.refresh_token_ttl
+    } else {
+        settings.session_idle_timeout
+    }
+}
+
+/// Creates a session row for `user` and records the sign-in, provided the
+/// user's password hash is still `user.password_hash` (the one just
+/// verified): a password change that commits while argon2 ran must not be
+/// outlived by a session opened with the old password. `None` if it changed.
+pub async fn create(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &User,
+    kind: Kind,
+    scope: &str,
+    client: &ClientInfo,
+) -> QueryResult<Option<SessionRow>> {
+    let settings = &state.settings;
+    let now = state.clock.now();
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        let current = users::password_hash_for_update(conn, user.id).await?;
+        if current.as_deref() != Some(user.password_hash.as_str()) {
+            return Ok(None);
+        }
+        let absolute = now + settings.session_absolute_timeout;
+        let idle = (now + idle_timeout(settings, kind.as_str())).min(absolute);
+        let new = NewSession {
+            id: Uuid::now_v7(),
+            user_id: user.id,
+            kind: kind.as_str(),
+            scope,
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: idle,
+            absolute_expires_at: absolute,
+            user_agent: &client.user_agent,
+            ip: &client.ip,
+        };
+        rows::insert(conn, &new).await?;
+        auth_events::record(
+            conn,
+            NewEvent {
+                kind: AuthEvent::LoginOk.as_str(),
+                user_id: Some(user.id),
+                session_id: Some(new.id),
+                ip: &client.ip,
+                detail: kind.as_str(),
+                created_at: now,
+            },
+        )
+        .await?;
+        rows::find(conn, new.id).await
+    })
+    .await
+}
+
+/// Moves last-seen and the idle expiry (when `touch_due`), updating `session`
+/// to match.
+pub async fn touch(
+    settings: &Settings,
+    conn: &mut AsyncPgConnection,
+    session: &mut SessionRow,
+    now: OffsetDateTime,
+) -> QueryResult<()> {
+    let idle = (now + idle_timeout(settings, &session.kind)).min(session.absolute_expires_at);
+    rows::touch(conn, session.id, now, idle).await?;
+    session.last_seen_at = now;
+    session.idle_expires_at = idle;
+    Ok(())
+}
+
+/// Revokes sessions: the one revocation path (see the module doc). Returns
+/// the ids that were live before; idempotent. Called inside a caller's
+/// transaction it joins it (the NOTIFY is delivered at the outer commit);
+/// this instance's view is updated as soon as this call succeeds, which can
+/// only err on the side of refusing a token early.
+pub async fn revoke(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    target: Target,
+    reason: RevokeReason,
+    ip: &str,
+) -> QueryResult<Vec<Uuid>> {
+    let ids = revoke_with(&state.revocations, &state.clock, conn, target, reason, ip).await?;
+    // This instance's cached copies go at once (other instances' entries are
+    // refused through their revocation view, which outlives them).
+    for id in &ids {
+        state.session_cache.forget_session(*id);
+    }
+    Ok(ids)
+}
+
+/// How long the revocation view keeps a revoked id: until every access token
+/// of the session has expired (ACCESS_TOKEN_TTL + CLOCK_SKEW_LEEWAY), and at
+/// least as long as a cached signed-in session can live, whatever the TTLs,
+/// so no cache ever answers for a session the view has forgotten.
+pub fn view_window(settings: &Settings) -> Duration {
+    let cache_life = Duration::try_from(super::cache::ENTRY_TTL).unwrap_or(Duration::MINUTE);
+    (settings.access_token_ttl + settings.clock_skew_leeway).max(cache_life + Duration::seconds(5))
+}
+
+/// `revoke` for a process without an `AppState` (the CLI): the same work,
+/// with the view to update given explicitly.
+#[tracing::instrument(name = "auth.revoke", skip_all, fields(reason = reason.as_str()))]
+pub async fn revoke_with(
+    view: &RevocationView,
+    clock: &Clock,
+    conn: &mut AsyncPgConnection,
+    target: Target,
+    reason: RevokeReason,
+    ip: &str,
+) -> QueryResult<Vec<Uuid>> {
+    let now = clock.now();
+    let ids = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            let revoked = rows::mark_revoked(conn, target, reason.as_str(), now).await?;
+            let ids: Vec<Uuid> = revoked.iter().map(|(id, _)| *id).collect();
+            if ids.is_empty() {
+                return Ok(ids);
+            }
+            session_state::delete_for_sessions(conn, &ids).await?;
+            for (id, user_id) in &revoked {
+                rows::notify_revoked(conn, *id).await?;
+                auth_events::record(
+                    conn,
+                    NewEvent {
+                        kind: AuthEvent::SessionRevoked.as_str(),
+                        user_id: Some(*user_id),
+                        session_id: Some(*id),
+                        ip,
+                        detail: reason.as_str(),
+                        created_at: now,
+                    },
+                )
+                .await?;
+            }
+            Ok(ids)
+        })
+        .await?;
+    view.note(&ids);
+    if !ids.is_empty() {
+        let n = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+        crate::metrics::add(
+            crate::metrics::REVOCATIONS,
+            &[("reason", reason.as_str())],
+            n,
+        );
+    }
+    Ok(ids)
+}

@@ -1,0 +1,226 @@
+//! `GET /account` and its state changes: revoke one session, log out other
+//! sessions, change password (which ends every other session).
+
+use super::login::throttled_message;
+use super::{render, see_other};
+use crate::auth::account::{self, PasswordChange};
+use crate::auth::http::csrf::require_session_csrf;
+use crate::auth::{AppState, ClientInfo, CurrentUser, TypedSession};
+use crate::db;
+use crate::db::sessions as session_rows;
+use crate::db::{auth_events, users};
+use crate::error::AppError;
+use crate::web::PageContext;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use uuid::Uuid;
+
+mod display;
+
+/// A time as people read it: "5 minutes ago", the exact time on hover.
+struct When {
+    relative: String,
+    exact: String,
+    iso: String,
+}
+
+impl When {
+    fn new(now: time::OffsetDateTime, t: time::OffsetDateTime) -> Self {
+        When {
+            relative: display::relative_time(now, t),
+            exact: display::exact_time(t),
+            iso: t
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+struct SessionView {
+    id: Uuid,
+    kind: String,
+    device: String,
+    user_agent: String,
+    ip: String,
+    created: When,
+    last_seen: When,
+    current: bool,
+}
+
+struct EventView {
+    what: String,
+    when: When,
+    device: String,
+    ip: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    page: PageContext,
+    email: String,
+    verified: bool,
+    sessions: Vec<SessionView>,
+    events: Vec<EventView>,
+    message: Option<String>,
+}
+
+/// How many recent events the account page lists.
+const RECENT_EVENTS: i64 = 20;
+
+async fn account_page(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    status: StatusCode,
+    message: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let mut conn = db::conn(&state.pool).await?;
+    let now = state.clock.now();
+    // Read fresh: the session cache may hold the user as it was a moment ago.
+    let verified = users::find(&mut conn, user.user.id)
+        .await?
+        .is_some_and(|u| u.email_verified_at.is_some());
+    let live = session_rows::live_for_user(&mut conn, user.user.id, now).await?;
+    let sessions = live
+        .into_iter()
+        .map(|s| SessionView {
+            current: s.id == user.session.id,
+            id: s.id,
+            kind: s.kind,
+            device: display::device_name(&s.user_agent),
+            user_agent: s.user_agent,
+            ip: s.ip,
+            created: When::new(now, s.created_at),
+            last_seen: When::new(now, s.last_seen_at),
+        })
+        .collect();
+    let events = auth_events::recent_for_user(&mut conn, user.user.id, RECENT_EVENTS)
+        .await?
+        .into_iter()
+        .map(|e| EventView {
+            what: display::event_description(&e.kind, &e.detail),
+            when: When::new(now, e.created_at),
+            device: e
+                .user_agent
+                .map(|ua| display::device_name(&ua))
+                .unwrap_or_default(),
+            ip: e.ip,
+        })
+        .collect();
+    let page = AccountPage {
+        page: user.page().with_notice(req),
+        email: user.user.email.clone(),
+        verified,
+        sessions,
+        events,
+        message,
+    };
+    render(status, &page, None)
+}
+
+pub async fn account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    account_page(&req, &state, &user, StatusCode::OK, None).await
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+pub async fn revoke_one(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    client: ClientInfo,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    let id = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
+    let done = account::revoke_own_session(&state, &user, id, &client)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !done {
+        return Err(AppError::LoginRequired {
+            next: "/account".to_owned(),
+        });
+    }
+    if id == user.session.id {
+        session.purge();
+    }
+    Ok(see_other("/account"))
+}
+
+pub async fn revoke_others(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<CsrfForm>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    if !account::revoke_other_sessions(&state, &user, &client).await? {
+        return Err(AppError::LoginRequired {
+            next: "/account".to_owned(),
+        });
+    }
+    Ok(see_other("/account"))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    csrf_token: String,
+    current_password: String,
+    new_password: String,
+}
+
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<PasswordForm>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    let form = form.into_inner();
+    let outcome = account::change_password(
+        &state,
+        &user,
+        form.current_password,
+        form.new_password,
+        &client,
+    )
+    .await?;
+    let (status, message) = match outcome {
+        PasswordChange::Changed => return Ok(see_other("/account")),
+        PasswordChange::Throttled(secs) => {
+            let message = Some(throttled_message(secs));
+            let mut res =
+                account_page(&req, &state, &user, StatusCode::TOO_MANY_REQUESTS, message).await?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return Ok(res);
+        }
+        PasswordChange::WrongCurrentPassword => (
+            StatusCode::BAD_REQUEST,
+            "Your current password is not correct.",
+        ),
+        PasswordChange::Rejected(m) => (StatusCode::BAD_REQUEST, m),
+        PasswordChange::Conflict => {
+            // The session ended, or the password changed elsewhere, meanwhile.
+            return Err(AppError::LoginRequired {
+                next: "/account".to_owned(),
+            });
+        }
+    };
+    account_page(&req, &state, &user, status, Some(message.to_owned())).await
+}

@@ -1,0 +1,20 @@
+//! Support code shared by the suites (no suite of its own):
+//!
+//! - `app`: `spawn_app()` and `TestApp`, the app on a random port against its
+//!   own fresh database, with a clock the test can move and an HTTP client
+//!   with a cookie jar (re-exported here, so suites `use crate::support::*`);
+//! - `database`: the migrated template database, a fresh clone of it per
+//!   test, and `DbProxy`, a TCP proxy a test can cut;
+//! - `forge`: the active signing key, a JWS signer, `Forge` (a real token
+//!   re-signed with edits) and the `invalid_token` assertion;
+//! - `smtp`: `SmtpReceiver`, an in-process SMTP server recording the mails
+//!   the app sends (with its own self-test);
+//! - `webdriver`: `Browser`, a minimal WebDriver client for headless Chromium.
+
+pub mod app;
+pub mod database;
+pub mod forge;
+pub mod smtp;
+pub mod webdriver;
+
+pub use app::*;
