@@ -27,7 +27,7 @@ use uuid::Uuid;
     about = "Web sessions, scoped JWTs and one revocation model, on Postgres.",
     long_about = "Web sessions, scoped JWTs and one revocation model, on Postgres.\n\n\
         Without a command, serves HTTP. Settings come from the environment (and a .env file): \
-        see the README's configuration table. Exit status: 0 success, 1 failure, 2 usage error."
+        see docs/configuration.md. Exit status: 0 success, 1 failure, 2 usage error."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -5,9 +5,63 @@ use secrecy::{SecretSlice, SecretString};
 use std::net::IpAddr;
 use time::Duration;
 
+/// A Postgres URL, which may carry a password: it reads as the `&str` it
+/// holds, and its `Debug` shows it with the password redacted, so logging
+/// `Settings` never prints a credential.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DbUrl(String);
+
+impl std::ops::Deref for DbUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for DbUrl {
+    fn from(url: String) -> Self {
+        DbUrl(url)
+    }
+}
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact_url(&self.0))
+    }
+}
+
+/// Hides passwords in a postgres URL for messages: the one in the user-info
+/// part and a `password=` query parameter.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match base[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &base[..s + 3], user, &base[at..]),
+            None => base.to_owned(),
+        },
+        _ => base.to_owned(),
+    };
+    match query {
+        None => base,
+        Some(q) => {
+            let params: Vec<String> = q
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => kv.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub database_url: String,
+    pub database_url: DbUrl,
     pub bind_addr: String,
     /// External origin, without a trailing slash (`iss`, Origin checks).
     pub public_url: String,
@@ -24,7 +78,7 @@ pub struct Settings {
     /// Peers whose `X-Forwarded-For` is believed (TRUSTED_PROXIES, comma-separated IPs).
     pub trusted_proxies: Vec<IpAddr>,
     /// Optional overrides of the secrets otherwise generated and kept in Postgres
-    /// (base64url; see README "Secrets").
+    /// (base64url; see docs/configuration.md, "Secrets").
     pub session_cookie_key: Option<SecretSlice<u8>>,
     pub csrf_key: Option<SecretSlice<u8>>,
     pub refresh_mac_key: Option<SecretSlice<u8>>,
@@ -38,7 +92,7 @@ pub struct Settings {
     pub hash_queue: usize,
     /// A direct (non-pooled) connection for LISTEN (LISTENER_DATABASE_URL;
     /// default DATABASE_URL), for deployments behind PgBouncer.
-    pub listener_database_url: Option<String>,
+    pub listener_database_url: Option<DbUrl>,
     /// How the revocation listener proves delivery (not read from the
     /// environment; tests shorten it).
     pub listener_heartbeat: Heartbeat,
@@ -253,7 +307,7 @@ impl Settings {
             listener_database_url: match get("LISTENER_DATABASE_URL") {
                 None => None,
                 Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                    Some(url)
+                    Some(DbUrl(url))
                 }
                 Some(_) => return Err(err("LISTENER_DATABASE_URL", "must be a postgres:// URL")),
             },
@@ -300,7 +354,7 @@ impl Settings {
                     ))
                 }
             },
-            database_url,
+            database_url: DbUrl(database_url),
             bind_addr,
             public_url,
             cookie_secure,
@@ -384,6 +438,26 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_database_password() {
+        let s = with(&[
+            ("DATABASE_URL", "postgres://app:hunter2@db:5432/app"),
+            (
+                "LISTENER_DATABASE_URL",
+                "postgres://app:hunter3@db:5432/app",
+            ),
+        ])
+        .unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("hunter3"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://app:***@db:5432/app"), "{shown}");
+        // The URL itself is untouched for use.
+        assert_eq!(&*s.database_url, "postgres://app:hunter2@db:5432/app");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! * key reload (every minute): picks up signing keys rotated elsewhere;
 //! * nonce scrub (every few seconds): clears refresh-successor nonces once
 //!   their grace window has passed;
-//! * mail sender: delivers the outbox (see `auth::mail`).
+//! * mail sender: delivers the outbox (`mail::sender`).
 
 use crate::auth::credentials::throttle;
 use crate::auth::tokens::{access as access_tokens, refresh as refresh_tokens};
@@ -112,7 +112,7 @@ pub fn spawn_jobs(state: web::Data<AppState>) {
         "reloading signing keys",
         |state, mut conn| async move { access_tokens::reload_keys(&state, &mut conn).await },
     );
-    // Successor nonces live for the grace window only (see auth::refresh_tokens).
+    // Successor nonces live for the grace window only (see auth::tokens::refresh).
     let grace = state.settings.refresh_reuse_grace;
     let scrub_period = StdDuration::from_secs(grace.whole_seconds().clamp(1, 5) as u64);
     every(

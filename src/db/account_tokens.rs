@@ -1,5 +1,5 @@
 //! `account_tokens`: single-use links sent by mail (password reset, email
-//! verification), stored as SHA-256 hashes. Policy lives in `auth::links`.
+//! verification), stored as SHA-256 hashes. Policy lives in `auth::account::links`.
 
 use super::schema::account_tokens;
 use diesel::prelude::*;

@@ -1,5 +1,5 @@
 //! `login_failures`: failed sign-in attempts per throttle key (hashed email
-//! or client IP). Policy lives in `auth::throttle`.
+//! or client IP). Policy lives in `auth::credentials::throttle`.
 
 use super::schema::login_failures;
 use diesel::prelude::*;

@@ -25,13 +25,28 @@ pub async fn insert(conn: &mut AsyncPgConnection, note: &Note) -> QueryResult<()
     Ok(())
 }
 
-pub async fn list(conn: &mut AsyncPgConnection, owner: Uuid) -> QueryResult<Vec<Note>> {
-    notes::table
+/// Up to `limit` of the owner's notes, newest first, starting after
+/// `after` (the `(created_at, id)` of the last note of the previous page).
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    owner: Uuid,
+    after: Option<(OffsetDateTime, Uuid)>,
+    limit: i64,
+) -> QueryResult<Vec<Note>> {
+    let mut query = notes::table
         .filter(notes::user_id.eq(owner))
         .order((notes::created_at.desc(), notes::id.desc()))
         .select(Note::as_select())
-        .load(conn)
-        .await
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = after {
+        query = query.filter(
+            notes::created_at
+                .lt(at)
+                .or(notes::created_at.eq(at).and(notes::id.lt(id))),
+        );
+    }
+    query.load(conn).await
 }
 
 pub async fn find(

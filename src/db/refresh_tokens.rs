@@ -1,6 +1,6 @@
 //! `refresh_tokens`: the refresh tokens of API sessions, stored as SHA-256
 //! hashes. The session row is the family. Policy lives in
-//! `auth::refresh_tokens`.
+//! `auth::tokens::refresh`.
 
 use super::schema::{refresh_tokens, sessions};
 use super::sessions::SessionRow;

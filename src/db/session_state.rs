@@ -1,6 +1,6 @@
 //! `session_state`: the actix-session state of browsers, keyed by SHA-256 of
 //! the cookie's session key (the key itself is never stored). Used by
-//! `auth::session_store`; `session_id` lets a revocation drop the state too.
+//! `auth::http::session_store`; `session_id` lets a revocation drop the state too.
 
 use super::schema::session_state;
 use diesel::prelude::*;

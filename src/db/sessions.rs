@@ -106,19 +106,30 @@ pub async fn live_for_user(
     user_id: Uuid,
     now: OffsetDateTime,
 ) -> QueryResult<Vec<SessionRow>> {
+    live_for_user_newest(conn, user_id, now, i64::MAX).await
+}
+
+/// The user's `limit` newest live sessions.
+pub async fn live_for_user_newest(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    now: OffsetDateTime,
+    limit: i64,
+) -> QueryResult<Vec<SessionRow>> {
     sessions::table
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::idle_expires_at.gt(now))
         .filter(sessions::absolute_expires_at.gt(now))
         .order(sessions::created_at.desc())
+        .limit(limit)
         .select(SessionRow::as_select())
         .load(conn)
         .await
 }
 
 /// Postgres channel on which revoked session ids are announced to every
-/// instance (see `auth::revocation`).
+/// instance (see `auth::sessions::revocation`).
 pub const REVOKED_CHANNEL: &str = "session_revoked";
 
 /// Which sessions to revoke.

@@ -31,37 +31,8 @@ pub fn unreachable_db(settings: &Settings, e: anyhow::Error) -> anyhow::Error {
     anyhow::anyhow!(
         "cannot reach Postgres at DATABASE_URL={} ({e:#}). Start Postgres, or point DATABASE_URL \
          (environment or .env) at a reachable server, e.g. postgres://user@host:5432/hybrid_auth",
-        redact_url(&settings.database_url)
+        crate::config::redact_url(&settings.database_url)
     )
-}
-
-/// Hides passwords in a postgres URL for messages: the one in the user-info
-/// part and a `password=` query parameter.
-pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let base = match (base.find("://"), base.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match base[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{}:***{}", &base[..s + 3], user, &base[at..]),
-            None => base.to_owned(),
-        },
-        _ => base.to_owned(),
-    };
-    match query {
-        None => base,
-        Some(q) => {
-            let params: Vec<String> = q
-                .split('&')
-                .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                    _ => kv.to_owned(),
-                })
-                .collect();
-            format!("{base}?{}", params.join("&"))
-        }
-    }
 }
 
 /// Connects to the `postgres` maintenance database and creates `name` if it
@@ -127,7 +98,7 @@ pub async fn run_migrations(database_url: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use crate::config::redact_url;
 
     #[test]
     fn redact_url_hides_the_password_only() {

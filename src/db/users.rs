@@ -6,7 +6,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A user row. `Debug` leaves the password hash out.
+#[derive(Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: Uuid,
@@ -18,7 +19,19 @@ pub struct User {
     pub email_verified_at: Option<OffsetDateTime>,
 }
 
-#[derive(Debug, Insertable)]
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("password_hash", &"[REDACTED]")
+            .field("scopes", &self.scopes)
+            .field("email_verified_at", &self.email_verified_at)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser<'a> {
     pub id: Uuid,
@@ -125,4 +138,26 @@ pub async fn mark_verified(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_password_hash_out() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let user = User {
+            id: Uuid::nil(),
+            email: "ann@example.com".into(),
+            password_hash: "$argon2id$v=19$secret-hash".into(),
+            scopes: String::new(),
+            created_at: now,
+            updated_at: now,
+            email_verified_at: None,
+        };
+        let shown = format!("{user:?}");
+        assert!(!shown.contains("secret-hash"), "{shown}");
+        assert!(shown.contains("ann@example.com"), "{shown}");
+    }
 }

@@ -309,3 +309,113 @@ async fn log_out_others_from_a_session_revoked_meanwhile_changes_nothing() {
         "the victim is still in"
     );
 }
+
+async fn change_password_form(app: &TestApp, current: &str, new: &str) -> Response {
+    let token = app.csrf_for("/account").await;
+    app.post("/account/password")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("current_password", current),
+            ("new_password", new),
+            ("password_confirm", new),
+        ])
+        .send()
+        .await
+}
+
+#[actix_web::test]
+async fn a_second_password_change_through_another_instance_succeeds() {
+    let a = spawn_app().await;
+    let mut settings = a.state.settings.clone();
+    settings.bind_addr = "127.0.0.1:0".into();
+    let b = spawn_app_on(settings).await;
+    a.signed_in_user().await;
+    // The same browser, load-balanced: B has this session (and the user
+    // with the old password hash) in its cache.
+    b.restore_cookies(a.cookies());
+    assert_eq!(b.get("/account").await.status, StatusCode::OK);
+
+    let first = change_password_form(&a, PASSWORD, "second password!").await;
+    assert_eq!(first.location(), "/account");
+    b.restore_cookies(a.cookies());
+    let second = change_password_form(&b, "second password!", "third password!").await;
+    assert_eq!(second.status, StatusCode::SEE_OTHER);
+    assert_eq!(second.location(), "/account", "spuriously refused");
+}
+
+#[actix_web::test]
+async fn a_reset_racing_a_password_change_never_fails_with_a_deadlock() {
+    let app = spawn_app().await;
+    for round in 0..5 {
+        let user = current_user(&app).await;
+        app.clear_cookies();
+        // A live reset link for the same account.
+        let token = hybrid_auth::auth::crypto::random_token().unwrap();
+        let hash = hybrid_auth::auth::crypto::sha256(token.as_bytes());
+        let now = app.clock.now();
+        let mut conn = app.conn().await;
+        hybrid_auth::db::account_tokens::replace(
+            &mut conn,
+            &hash,
+            user.user.id,
+            "password_reset",
+            now,
+            now + time::Duration::minutes(30),
+        )
+        .await
+        .unwrap();
+
+        let who = client();
+        let change = account::change_password(
+            &app.state,
+            &user,
+            PASSWORD.into(),
+            "changed on the page".into(),
+            &who,
+        );
+        let reset = hybrid_auth::auth::account::links::reset_password(
+            &app.state,
+            &token,
+            "reset by the link".into(),
+            &who,
+        );
+        let (changed, reset) = tokio::join!(change, reset);
+        assert!(changed.is_ok(), "round {round}: {:?}", changed.err());
+        assert!(reset.is_ok(), "round {round}: {:?}", reset.err());
+    }
+}
+
+#[actix_web::test]
+async fn the_account_page_lists_a_bounded_number_of_sessions() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let browser = app.cookies();
+    let mut conn = app.conn().await;
+    let user = hybrid_auth::db::users::find_by_email(&mut conn, &email)
+        .await
+        .unwrap()
+        .unwrap();
+    let shown = hybrid_auth::routes::pages::account::SESSIONS_SHOWN;
+    for _ in 0..shown + 5 {
+        hybrid_auth::auth::sessions::create(
+            &app.state,
+            &mut conn,
+            &user,
+            hybrid_auth::auth::Kind::Api,
+            &user.scopes,
+            &client(),
+        )
+        .await
+        .unwrap();
+    }
+    app.restore_cookies(browser);
+    let page = app.get("/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let rows = page.body.matches("data-session-id=").count() as i64;
+    assert_eq!(rows, shown);
+    assert!(page.body.contains("id=\"more-sessions\""));
+    assert!(
+        page.body.contains("(this session)"),
+        "the current one is listed"
+    );
+}

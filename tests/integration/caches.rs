@@ -174,3 +174,120 @@ async fn an_idle_timeout_shorter_than_a_minute_holds_for_a_session_in_use() {
     app.clock.advance(Duration::seconds(9));
     assert_eq!(app.get("/account").await.status, StatusCode::SEE_OTHER);
 }
+
+#[actix_web::test]
+async fn a_copied_cookie_dies_with_a_password_change_however_short_the_token_ttl() {
+    // Tokens live 2 s: the revocation view must still keep a revoked id as
+    // long as a cached signed-in session can live (30 s).
+    let a = spawn_app_with(|s| {
+        s.access_token_ttl = Duration::seconds(2);
+        s.clock_skew_leeway = Duration::ZERO;
+    })
+    .await;
+    let mut settings = a.state.settings.clone();
+    settings.bind_addr = "127.0.0.1:0".into();
+    let b = spawn_app_on(settings).await;
+    let email = a.signed_in_user().await;
+    assert_eq!(a.get("/account").await.status, StatusCode::OK);
+    assert_eq!(a.get("/account").await.status, StatusCode::OK);
+    let copied = a.uuid("SELECT id FROM sessions").await;
+
+    // The owner signs in elsewhere (instance B) and changes the password.
+    assert_eq!(
+        b.login(&email, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let token = b.csrf_for("/account").await;
+    let res = b
+        .post("/account/password")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new password"),
+            ("password_confirm", "a brand new password"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // A hears of it, then 7 s pass and A prunes its view.
+    for _ in 0..200 {
+        if !a.state.revocations.known_live(copied) {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    a.clock.advance(Duration::seconds(7));
+    a.state.revocations.prune();
+
+    // The copied cookie opens nothing and mints nothing on A.
+    assert_eq!(a.get("/account").await.status, StatusCode::SEE_OTHER);
+    let res = a
+        .post("/auth/token")
+        .header("x-csrf-token", "whatever")
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
+}
+
+#[actix_web::test]
+async fn a_revocation_evicts_the_cached_session_on_the_instance_that_made_it() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+    let sid = app.uuid("SELECT id FROM sessions").await;
+    let now = app.clock.now();
+    assert!(app.state.session_cache.session(sid, now).is_some());
+
+    let mut conn = app.conn().await;
+    hybrid_auth::auth::sessions::revoke(
+        &app.state,
+        &mut conn,
+        hybrid_auth::auth::Target::One(sid),
+        hybrid_auth::auth::RevokeReason::RevokedByAdmin,
+        "",
+    )
+    .await
+    .unwrap();
+    assert!(app.state.session_cache.session(sid, now).is_none());
+}
+
+#[actix_web::test]
+async fn a_token_cached_against_an_older_key_ring_is_refused() {
+    let app = spawn_app().await;
+    let (access, _) = app.api_tokens().await;
+    assert_eq!(
+        app.api_get("/api/v1/ping", &access).await.status,
+        StatusCode::OK
+    );
+    let kid = jwt_part(&access, 0)["kid"].as_str().unwrap().to_owned();
+
+    // The key leaves the ring, but (as when a verification against the old
+    // ring snapshot finishes just after `reload_keys` pruned) the cache
+    // holds the token again.
+    let cache_key: [u8; 32] = hybrid_auth::auth::crypto::sha256(access.as_bytes())
+        .try_into()
+        .unwrap();
+    let cached = app
+        .state
+        .token_cache
+        .get_if(&cache_key, |_| true)
+        .expect("the verified token is cached");
+    let mut conn = app.conn().await;
+    let retention =
+        hybrid_auth::auth::tokens::keys::retention(Duration::minutes(15), Duration::seconds(30));
+    hybrid_auth::auth::tokens::keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
+        .await
+        .unwrap();
+    diesel::sql_query(format!("DELETE FROM signing_keys WHERE kid = '{kid}'"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    hybrid_auth::auth::tokens::access::reload_keys(&app.state, &mut conn)
+        .await
+        .unwrap();
+    app.state.token_cache.insert(cache_key, cached);
+
+    let res = app.api_get("/api/v1/ping", &access).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+}

@@ -18,6 +18,7 @@ mod forged_tokens;
 mod in_process;
 mod lifecycle;
 mod login;
+mod mail;
 mod notes;
 mod operations;
 mod outage;

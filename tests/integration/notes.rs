@@ -166,3 +166,60 @@ async fn notes_need_their_scopes() {
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
 }
+
+#[actix_web::test]
+async fn notes_are_listed_in_bounded_pages_with_a_cursor() {
+    let app = spawn_app().await;
+    let (token, _) = app.api_tokens().await;
+    for i in 0..7 {
+        let res = app
+            .post("/api/v1/notes")
+            .no_cookies()
+            .bearer(&token)
+            .json(&json!({ "title": format!("note {i}") }))
+            .send()
+            .await;
+        assert_eq!(res.status, StatusCode::CREATED);
+        app.clock.advance(Duration::seconds(1));
+    }
+    let mut titles = Vec::new();
+    let mut path = "/api/v1/notes?limit=3".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = app.api_get(&path, &token).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let page = page.json();
+        let notes = page["notes"].as_array().unwrap();
+        assert!(notes.len() <= 3);
+        titles.extend(
+            notes
+                .iter()
+                .map(|n| n["title"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/notes?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<String> = (0..7).rev().map(|i| format!("note {i}")).collect();
+    assert_eq!(titles, expected, "every note once, newest first");
+}
+
+#[actix_web::test]
+async fn bad_page_parameters_are_invalid_requests() {
+    let app = spawn_app().await;
+    let (token, _) = app.api_tokens().await;
+    for query in [
+        "limit=0",
+        "limit=101",
+        "limit=ten",
+        "cursor=nope",
+        "cursor=1.zz",
+    ] {
+        let res = app.api_get(&format!("/api/v1/notes?{query}"), &token).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(res.json()["error"], "invalid_request", "{query}");
+    }
+}

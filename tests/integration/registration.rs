@@ -91,3 +91,47 @@ async fn closed_registration_says_so_and_refuses_posts() {
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(app.scalar_i64("SELECT count(*) AS n FROM users").await, 0);
 }
+
+#[actix_web::test]
+async fn an_address_no_mailer_can_send_to_is_refused_and_nothing_is_queued() {
+    let app = spawn_app().await;
+    let res = app.register("a,b@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("valid email"));
+    assert_eq!(app.scalar_i64("SELECT count(*) AS n FROM users").await, 0);
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM mail_outbox")
+            .await,
+        0
+    );
+}
+
+#[actix_web::test]
+async fn sessions_from_before_verification_became_required_get_no_tokens() {
+    // Optional verification: an unverified user signs in on the web and
+    // through the password grant.
+    let before = spawn_app().await;
+    let email = before.signed_in_user().await;
+    let (_, refresh) = before.api_tokens_for(&email).await;
+    let browser = before.cookies();
+
+    // The deployment switches to EMAIL_VERIFICATION=required.
+    let mut settings = before.state.settings.clone();
+    settings.bind_addr = "127.0.0.1:0".into();
+    settings.email_verification_required = true;
+    let after = spawn_app_on(settings).await;
+
+    let res = after.refresh_grant(&refresh, None).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(res.json()["error"], "invalid_grant");
+
+    after.restore_cookies(browser);
+    let csrf = after.csrf_for("/account").await;
+    let res = after
+        .post("/auth/token")
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert!(!res.body.contains("access_token"));
+}

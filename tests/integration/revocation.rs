@@ -183,7 +183,7 @@ async fn a_listener_that_receives_nothing_goes_stale_and_requests_ask_the_databa
     // NOTIFYs sent through the pool never reach it (as behind PgBouncer).
     let elsewhere = fresh_database();
     let app = spawn_app_with(|s| {
-        s.listener_database_url = Some(format!("{}/{elsewhere}", server_url()));
+        s.listener_database_url = Some(format!("{}/{elsewhere}", server_url()).into());
         s.listener_heartbeat.heartbeat = StdDuration::from_millis(50);
         s.listener_heartbeat.alive_window = StdDuration::from_millis(300);
     })

@@ -265,3 +265,124 @@ async fn registration_is_throttled_per_ip() {
         0
     );
 }
+
+/// A password grant sent from `source` (a loopback address) over a raw
+/// socket, so the server sees that peer address. Returns the status code.
+async fn grant_from(source: &str, port: u16, username: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let mut stream = socket
+        .connect(format!("127.0.0.1:{port}").parse().unwrap())
+        .await
+        .unwrap();
+    let body = format!("grant_type=password&username={username}&password=wrong");
+    let request = format!(
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[actix_web::test]
+async fn ipv4_clients_of_a_dual_stack_socket_are_throttled_apart() {
+    // Bound to [::], every IPv4 client arrives as ::ffff:a.b.c.d.
+    let app = spawn_app_with(|s| {
+        s.bind_addr = "[::]:0".into();
+        s.login_max_failures = 2; // 20 per IP
+    })
+    .await;
+    let port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
+    for i in 0..20 {
+        let status = grant_from("127.0.0.2", port, &format!("u{i}@example.com")).await;
+        assert_eq!(status, 400, "failed grant {i}");
+    }
+    assert_eq!(
+        grant_from("127.0.0.2", port, "more@example.com").await,
+        429,
+        "127.0.0.2 is at its limit"
+    );
+    // Another IPv4 client is another bucket, not the same /64.
+    assert_eq!(
+        grant_from("127.0.0.3", port, "other@example.com").await,
+        400
+    );
+}
+
+#[actix_web::test]
+async fn a_parallel_burst_cannot_overshoot_the_per_ip_mail_limit() {
+    let app = spawn_app().await;
+    let token = app.csrf_for("/password/forgot").await;
+    // 40 at once, each for another address: the per-IP limit (30) decides.
+    let posts = (0..40).map(|i| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.post("/password/forgot")
+                .form(&[
+                    ("csrf_token", token.as_str()),
+                    ("email", &format!("burst{i}@example.com")),
+                ])
+                .send()
+                .await
+                .status
+        }
+    });
+    let statuses = futures_util::future::join_all(posts).await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!((ok, throttled), (30, 10), "{statuses:?}");
+}
+
+#[actix_web::test]
+async fn sign_ins_turned_away_by_a_full_hashing_queue_are_not_failures() {
+    let app = spawn_app_with(|s| {
+        s.hash_concurrency = 1;
+        s.hash_queue = 0;
+        s.login_max_failures = 50;
+    })
+    .await;
+    let email = app.api_user().await;
+    let attempts = (0..8).map(|_| {
+        let app = &app;
+        let email = email.clone();
+        async move {
+            app.password_grant(&email, "wrong password", None)
+                .await
+                .status
+        }
+    });
+    let statuses = futures_util::future::join_all(attempts).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count() as i64;
+    let busy = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    assert!(busy >= 1, "the storm overflowed the queue: {statuses:?}");
+    // Only the attempts whose password was checked count, per account and per IP.
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM login_failures WHERE key LIKE 'email:%'")
+            .await,
+        checked
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM login_failures WHERE key LIKE 'ip:%'")
+            .await,
+        checked
+    );
+}

@@ -3,12 +3,12 @@
 
 use crate::auth::credentials::login::{check_password, AuthOutcome};
 use crate::auth::credentials::password;
+use crate::auth::error::AuthError;
 use crate::auth::events::{AuthEvent, RevokeReason};
 use crate::auth::http::client::ClientInfo;
 use crate::auth::http::current_user::CurrentUser;
 use crate::auth::sessions::{self, Target};
 use crate::auth::state::AppState;
-use crate::auth::AuthError;
 use crate::db;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::sessions as session_rows;

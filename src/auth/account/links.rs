@@ -8,11 +8,11 @@ use super::mails;
 use crate::auth::credentials::password;
 use crate::auth::credentials::throttle;
 use crate::auth::crypto;
+use crate::auth::error::AuthError;
 use crate::auth::events::{AuthEvent, RevokeReason};
 use crate::auth::http::client::ClientInfo;
 use crate::auth::sessions::{self, Target};
 use crate::auth::state::AppState;
-use crate::auth::AuthError;
 use crate::config::Settings;
 use crate::db;
 use crate::db::account_tokens;
@@ -20,6 +20,7 @@ use crate::db::auth_events::{self, NewEvent};
 use crate::db::users::{self, User};
 use crate::mail;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -81,8 +82,12 @@ pub async fn queue_verification(
 /// Sends a new verification mail to a signed-in (or, with the login form's
 /// resend button, a named) user. `Err(seconds)` when throttled; nothing
 /// happens for an unknown or already verified address, with the same answer.
+///
+/// Only the throttle runs on the request path, the same for every address;
+/// looking the account up and queueing its mail happen afterwards, off the
+/// request, so the answer's timing does not tell real accounts apart.
 pub async fn resend_verification(
-    state: &AppState,
+    state: Arc<AppState>,
     email: &str,
     client: &ClientInfo,
 ) -> Result<Result<(), u64>, AuthError> {
@@ -92,26 +97,33 @@ pub async fn resend_verification(
     if let Err(wait) = throttle::mail_attempt(&mut conn, "verify", &email, &client.ip, now).await? {
         return Ok(Err(wait));
     }
-    let Some(user) = users::find_by_email(&mut conn, &email).await? else {
-        return Ok(Ok(()));
-    };
-    if user.email_verified_at.is_some() {
-        return Ok(Ok(()));
-    }
-    conn.transaction::<_, AuthError, _>(async |conn| {
-        queue_verification(state, conn, &user, &client.ip).await
-    })
-    .await?;
-    state.mailer.wakeup.notify_one();
+    drop(conn);
+    let ip = client.ip.clone();
+    off_the_request("verification mail", async move {
+        let mut conn = db::conn(&state.pool).await?;
+        let Some(user) = users::find_by_email(&mut conn, &email).await? else {
+            return Ok(());
+        };
+        if user.email_verified_at.is_some() {
+            return Ok(());
+        }
+        conn.transaction::<_, AuthError, _>(async |conn| {
+            queue_verification(&state, conn, &user, &ip).await
+        })
+        .await?;
+        state.mailer.wakeup.notify_one();
+        Ok(())
+    });
     Ok(Ok(()))
 }
 
 /// `POST /password/forgot`: queues a reset link for a real account. The
 /// caller answers the same whatever happened (no account enumeration);
 /// `Err(seconds)` only when throttled (per email and per IP, for known and
-/// unknown addresses alike).
+/// unknown addresses alike). As with `resend_verification`, only the
+/// throttle runs on the request path.
 pub async fn request_reset(
-    state: &AppState,
+    state: Arc<AppState>,
     email: &str,
     client: &ClientInfo,
 ) -> Result<Result<(), u64>, AuthError> {
@@ -121,31 +133,43 @@ pub async fn request_reset(
     if let Err(wait) = throttle::mail_attempt(&mut conn, "reset", &email, &client.ip, now).await? {
         return Ok(Err(wait));
     }
+    drop(conn);
     if email.contains('\0') {
         return Ok(Ok(()));
     }
-    let Some(user) = users::find_by_email(&mut conn, &email).await? else {
-        return Ok(Ok(()));
-    };
-    let token = crypto::random_token()?;
-    let ttl = state.settings.password_reset_ttl;
-    let link = state.mailer.link(&format!("/password/reset/{token}"));
-    let mail = mails::password_reset_mail(&user.email, &link, ttl)?;
-    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-        account_tokens::replace(conn, &hash(&token), user.id, RESET, now, now + ttl).await?;
-        mail::enqueue(conn, &mail, now).await?;
-        record(
-            conn,
-            AuthEvent::PasswordResetRequested,
-            user.id,
-            &client.ip,
-            now,
-        )
-        .await
-    })
-    .await?;
-    state.mailer.wakeup.notify_one();
+    let ip = client.ip.clone();
+    off_the_request("password reset mail", async move {
+        let mut conn = db::conn(&state.pool).await?;
+        let Some(user) = users::find_by_email(&mut conn, &email).await? else {
+            return Ok(());
+        };
+        let token = crypto::random_token()?;
+        let ttl = state.settings.password_reset_ttl;
+        let link = state.mailer.link(&format!("/password/reset/{token}"));
+        let mail = mails::password_reset_mail(&user.email, &link, ttl)?;
+        conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+            account_tokens::replace(conn, &hash(&token), user.id, RESET, now, now + ttl).await?;
+            mail::enqueue(conn, &mail, now).await?;
+            record(conn, AuthEvent::PasswordResetRequested, user.id, &ip, now).await
+        })
+        .await?;
+        state.mailer.wakeup.notify_one();
+        Ok(())
+    });
     Ok(Ok(()))
+}
+
+/// Runs `work` after the response, on this worker; a failure is logged (the
+/// user asks again, as they would for a lost mail).
+fn off_the_request(
+    what: &'static str,
+    work: impl std::future::Future<Output = Result<(), AuthError>> + 'static,
+) {
+    tokio::task::spawn_local(async move {
+        if let Err(e) = work.await {
+            tracing::warn!(error = %e, "queueing a {what} failed");
+        }
+    });
 }
 
 /// Whether `token` is a live link of `purpose` (the GET pages; spends nothing).

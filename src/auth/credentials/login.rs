@@ -4,10 +4,10 @@
 //! recorded as auth events.
 
 use super::{password, throttle};
+use crate::auth::error::AuthError;
 use crate::auth::events::AuthEvent;
 use crate::auth::http::client::ClientInfo;
 use crate::auth::state::AppState;
-use crate::auth::AuthError;
 use crate::db;
 use crate::db::auth_events::{self as events, NewEvent};
 use crate::db::users::{self, User};

@@ -2,7 +2,7 @@
 //! blocking pool through a bounded `Hasher`, so a burst of logins can neither
 //! stall the async workers nor queue without limit.
 
-use crate::auth::AuthError;
+use crate::auth::error::AuthError;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -6,7 +6,7 @@
 //!
 //! A cookie whose session row is revoked, idle-expired or past its absolute
 //! expiry is anonymous, and its state is purged. The API's `Bearer` extractor
-//! lives in `auth::bearer`.
+//! lives in `auth::http::bearer`.
 
 use crate::auth::http::typed_session::TypedSession;
 use crate::auth::sessions::{touch, touch_due, Kind};
@@ -21,12 +21,23 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
 
-#[derive(Debug, Clone)]
+/// The signed-in user of a page request. `Debug` leaves the CSRF token out.
+#[derive(Clone)]
 pub struct CurrentUser {
     pub user: User,
     pub session: SessionRow,
     /// Synchronizer token for this session's forms.
     pub csrf_token: String,
+}
+
+impl std::fmt::Debug for CurrentUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentUser")
+            .field("user", &self.user)
+            .field("session", &self.session.id)
+            .field("csrf_token", &"[REDACTED]")
+            .finish()
+    }
 }
 
 impl CurrentUser {

@@ -2,7 +2,7 @@
 //! error (`AppError`, HTML) or the API error (`ApiError`, JSON). Exhaustive,
 //! so a new kind of failure must say how each audience sees it.
 
-use crate::auth::AuthError;
+use crate::auth::error::AuthError;
 use crate::error::{ApiError, AppError};
 
 const UNSTORABLE: &str = "The request contained characters that cannot be stored.";

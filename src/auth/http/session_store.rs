@@ -37,7 +37,7 @@ impl PgSessionStore {
     }
 
     /// Answers loads from the in-process cache when it can (see
-    /// `auth::session_cache`), and keeps it current on every write.
+    /// `auth::sessions::cache`), and keeps it current on every write.
     pub fn with_cache(mut self, cache: Arc<SessionCache>) -> Self {
         self.cache = Some(cache);
         self

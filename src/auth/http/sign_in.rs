@@ -4,9 +4,11 @@
 use super::client::ClientInfo;
 use super::current_user::CurrentUser;
 use super::typed_session::TypedSession;
+use crate::auth::crypto;
+use crate::auth::error::AuthError;
 use crate::auth::events::RevokeReason;
 use crate::auth::sessions::{self, Kind, Target};
-use crate::auth::{crypto, AppState, AuthError};
+use crate::auth::state::AppState;
 use crate::db::users::User;
 use diesel_async::AsyncPgConnection;
 

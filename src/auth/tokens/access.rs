@@ -226,7 +226,13 @@ fn from_cache(
     key: &[u8; 32],
     now: i64,
 ) -> Option<Result<Arc<Verified>, Rejected>> {
-    let hit = state.token_cache.get_if(key, |_| true)?;
+    // An entry whose key has left the ring is no hit: a token verified
+    // against an older ring snapshot can be inserted after `reload_keys`
+    // pruned, so the prune alone cannot be trusted.
+    let ring = state.keys.current();
+    let hit = state
+        .token_cache
+        .get_if(key, |v| ring.decoding_key(&v.kid).is_some())?;
     Some(match check_times(&hit.claims, &state.settings, now) {
         Ok(()) => Ok(hit),
         Err(VerifyError::Expired) => Err(Rejected::Expired),

@@ -12,11 +12,11 @@
 
 use crate::auth::account::links;
 use crate::auth::crypto;
+use crate::auth::error::AuthError;
 use crate::auth::events::{AuthEvent, RevokeReason};
 use crate::auth::sessions::{self, Target};
 use crate::auth::state::AppState;
 use crate::auth::tokens::scopes::{self, ScopeError};
-use crate::auth::AuthError;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::refresh_tokens as rows;
 use crate::db::sessions::SessionRow;

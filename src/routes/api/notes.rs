@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub const TITLE_MAX: usize = 200;
@@ -44,15 +45,71 @@ fn note_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::NotFound)
 }
 
-pub async fn list(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse, ApiError> {
+/// Notes per page when `limit` is not given, and the most a page may hold.
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 100;
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `?limit=1..100&cursor=<next_cursor of the previous page>`.
+fn page_query(req: &HttpRequest) -> Result<(i64, Option<(OffsetDateTime, Uuid)>), ApiError> {
+    let bad = |m: &str| ApiError::InvalidRequest(m.to_owned());
+    let q: ListQuery = serde_urlencoded::from_str(req.query_string())
+        .map_err(|_| bad("unreadable query string"))?;
+    let limit = match q.limit.as_deref() {
+        None => DEFAULT_PAGE,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| bad("limit must be a whole number from 1 to 100"))?,
+    };
+    let after = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(parse_cursor(c).ok_or_else(|| bad("invalid cursor"))?),
+    };
+    Ok((limit, after))
+}
+
+/// A cursor is `<created_at in unix nanoseconds>.<note id>` of the last
+/// note of a page: opaque to clients, stable under inserts and deletes.
+fn cursor_of(note: &Note) -> String {
+    format!(
+        "{}.{}",
+        note.created_at.unix_timestamp_nanos(),
+        note.id.simple()
+    )
+}
+
+fn parse_cursor(text: &str) -> Option<(OffsetDateTime, Uuid)> {
+    let (nanos, id) = text.split_once('.')?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?;
+    Some((at, Uuid::try_parse(id).ok()?))
+}
+
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Bearer,
+) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::NotesRead)?;
+    let (limit, after) = page_query(&req)?;
     let mut conn = db::conn(&state.pool).await?;
-    let list: Vec<NoteJson> = notes::list(&mut conn, auth.user_id())
-        .await?
-        .into_iter()
-        .map(NoteJson::from)
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "notes": list })))
+    // One row more than the page tells whether there is a next page.
+    let mut rows = notes::list(&mut conn, auth.user_id(), after, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
+    let next = rows.last().filter(|_| more).map(cursor_of);
+    let list: Vec<NoteJson> = rows.into_iter().map(NoteJson::from).collect();
+    let mut body = serde_json::json!({ "notes": list });
+    if let Some(cursor) = next {
+        body["next_cursor"] = cursor.into();
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 pub async fn create(

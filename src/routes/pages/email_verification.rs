@@ -53,19 +53,18 @@ pub async fn confirm_page(
     if !links::is_live(&state, &token, VERIFY).await? {
         return link_invalid(page);
     }
-    let mut res = render(
+    // The token is in the URL; the app-wide `Referrer-Policy: same-origin`
+    // keeps it from other sites. `no-referrer` would make the browser send
+    // `Origin: null` on the confirm button's POST, which the origin check
+    // refuses.
+    render(
         StatusCode::OK,
         &ConfirmPage {
             page,
             token: &token,
         },
         cookie,
-    )?;
-    res.headers_mut().insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
-    );
-    Ok(res)
+    )
 }
 
 /// The token is the credential; a signed-in browser must also send its
@@ -114,7 +113,7 @@ pub async fn resend_signed_in(
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     csrf::require_session_csrf(&req, &state, &user, &form.csrf_token)?;
-    match links::resend_verification(&state, &user.user.email, &client).await? {
+    match links::resend_verification(state.clone().into_inner(), &user.user.email, &client).await? {
         Ok(()) => Ok(see_other("/account?notice=verification-sent")),
         Err(secs) => Ok(throttled(secs)),
     }
@@ -128,7 +127,7 @@ pub async fn resend_anonymous(
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     csrf::require_anon_csrf(&req, &state, &form.csrf_token)?;
-    match links::resend_verification(&state, &form.email, &client).await? {
+    match links::resend_verification(state.clone().into_inner(), &form.email, &client).await? {
         Ok(()) => Ok(see_other("/login?notice=verification-sent")),
         Err(secs) => Ok(throttled(secs)),
     }

@@ -82,7 +82,7 @@ pub async fn forgot(
 ) -> Result<HttpResponse, AppError> {
     require_any_csrf(&req, &state, &user, &form.csrf_token)?;
     let (page, _) = page_context(&req, &state, user.0.as_ref())?;
-    match links::request_reset(&state, &form.email, &client).await? {
+    match links::request_reset(state.clone().into_inner(), &form.email, &client).await? {
         Ok(()) => {
             let body = ForgotPage {
                 page,

@@ -101,7 +101,7 @@ pub async fn spawn_app_behind_proxy() -> (TestApp, DbProxy) {
     let proxy = DbProxy::start().await;
     let db = fresh_database();
     let mut settings = test_settings(&db);
-    settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port);
+    settings.database_url = format!("postgres://postgres@127.0.0.1:{}/{db}", proxy.port).into();
     (spawn_app_on(settings).await, proxy)
 }
 
@@ -365,7 +365,12 @@ impl TestApp {
     /// A fresh API session: (access token, refresh token).
     pub async fn api_tokens(&self) -> (String, String) {
         let email = self.api_user().await;
-        let res = self.password_grant(&email, PASSWORD, None).await;
+        self.api_tokens_for(&email).await
+    }
+
+    /// A fresh API session of an existing user (password `PASSWORD`).
+    pub async fn api_tokens_for(&self, email: &str) -> (String, String) {
+        let res = self.password_grant(email, PASSWORD, None).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.body);
         let json = res.json();
         (

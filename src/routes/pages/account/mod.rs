@@ -62,9 +62,14 @@ struct AccountPage {
     email: String,
     verified: bool,
     sessions: Vec<SessionView>,
+    /// More live sessions exist than the page lists.
+    more_sessions: bool,
     events: Vec<EventView>,
     message: Option<String>,
 }
+
+/// How many live sessions the account page lists (newest first).
+pub const SESSIONS_SHOWN: i64 = 100;
 
 /// How many recent events the account page lists.
 const RECENT_EVENTS: i64 = 20;
@@ -82,7 +87,17 @@ async fn account_page(
     let verified = users::find(&mut conn, user.user.id)
         .await?
         .is_some_and(|u| u.email_verified_at.is_some());
-    let live = session_rows::live_for_user(&mut conn, user.user.id, now).await?;
+    // A bounded list (an API client in a loop can make thousands); the
+    // current session is always shown.
+    let mut live =
+        session_rows::live_for_user_newest(&mut conn, user.user.id, now, SESSIONS_SHOWN + 1)
+            .await?;
+    let more_sessions = live.len() as i64 > SESSIONS_SHOWN;
+    live.truncate(SESSIONS_SHOWN as usize);
+    if !live.iter().any(|s| s.id == user.session.id) {
+        live.pop();
+        live.insert(0, user.session.clone());
+    }
     let sessions = live
         .into_iter()
         .map(|s| SessionView {
@@ -114,6 +129,7 @@ async fn account_page(
         email: user.user.email.clone(),
         verified,
         sessions,
+        more_sessions,
         events,
         message,
     };
