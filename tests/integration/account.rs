@@ -345,44 +345,84 @@ async fn a_second_password_change_through_another_instance_succeeds() {
 
 #[actix_web::test]
 async fn a_reset_racing_a_password_change_never_fails_with_a_deadlock() {
+    use diesel_async::RunQueryDsl;
     let app = spawn_app().await;
-    for round in 0..5 {
-        let user = current_user(&app).await;
-        app.clear_cookies();
-        // A live reset link for the same account.
-        let token = hybrid_auth::auth::crypto::random_token().unwrap();
-        let hash = hybrid_auth::auth::crypto::sha256(token.as_bytes());
-        let now = app.clock.now();
-        let mut conn = app.conn().await;
-        hybrid_auth::db::account_tokens::replace(
-            &mut conn,
-            &hash,
-            user.user.id,
-            "password_reset",
-            now,
-            now + time::Duration::minutes(30),
+    let user = current_user(&app).await;
+    // A live reset link for the same account.
+    let token = hybrid_auth::auth::crypto::random_token().unwrap();
+    let hash = hybrid_auth::auth::crypto::sha256(token.as_bytes());
+    let now = app.clock.now();
+    let mut conn = app.conn().await;
+    hybrid_auth::db::account_tokens::replace(
+        &mut conn,
+        &hash,
+        user.user.id,
+        "password_reset",
+        now,
+        now + time::Duration::minutes(30),
+    )
+    .await
+    .unwrap();
+
+    // Hold the user row, so both requests queue up behind it with whatever
+    // else they locked first; then let them go at once.
+    let mut blocker = app.conn().await;
+    diesel::sql_query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    diesel::sql_query(format!(
+        "SELECT id FROM users WHERE id = '{}' FOR UPDATE",
+        user.user.id
+    ))
+    .execute(&mut blocker)
+    .await
+    .unwrap();
+    let (state, who) = (app.state.clone(), user.clone());
+    let change = actix_web::rt::spawn(async move {
+        account::change_password(
+            &state,
+            &who,
+            PASSWORD.into(),
+            "changed on the page".into(),
+            &client(),
         )
+        .await
+        .map(|_| ())
+    });
+    let state = app.state.clone();
+    let reset = actix_web::rt::spawn(async move {
+        hybrid_auth::auth::account::links::reset_password(
+            &state,
+            &token,
+            "reset by the link".into(),
+            &client(),
+        )
+        .await
+        .map(|_| ())
+    });
+    let waiting = "SELECT count(*) AS n FROM pg_stat_activity \
+                   WHERE wait_event_type = 'Lock' AND datname = current_database()";
+    for _ in 0..500 {
+        if app.scalar_i64(waiting).await >= 2 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        app.scalar_i64(waiting).await,
+        2,
+        "both wait for the user row"
+    );
+    diesel::sql_query("COMMIT")
+        .execute(&mut blocker)
         .await
         .unwrap();
 
-        let who = client();
-        let change = account::change_password(
-            &app.state,
-            &user,
-            PASSWORD.into(),
-            "changed on the page".into(),
-            &who,
-        );
-        let reset = hybrid_auth::auth::account::links::reset_password(
-            &app.state,
-            &token,
-            "reset by the link".into(),
-            &who,
-        );
-        let (changed, reset) = tokio::join!(change, reset);
-        assert!(changed.is_ok(), "round {round}: {:?}", changed.err());
-        assert!(reset.is_ok(), "round {round}: {:?}", reset.err());
-    }
+    let changed = change.await.unwrap();
+    let reset = reset.await.unwrap();
+    assert!(changed.is_ok(), "{:?}", changed.err());
+    assert!(reset.is_ok(), "{:?}", reset.err());
 }
 
 #[actix_web::test]

@@ -22,6 +22,7 @@ mod mail;
 mod notes;
 mod operations;
 mod outage;
+mod page_flows;
 mod pages;
 mod process;
 mod refresh;

@@ -120,6 +120,12 @@ impl SessionCache {
         self.sessions.insert(sid, Arc::new(entry));
     }
 
+    /// Whether an entry for `sid` is held at all, usable or not (a revocation
+    /// drops it on the instance that made it).
+    pub fn holds_session(&self, sid: Uuid) -> bool {
+        self.sessions.get_if(&sid, |_| true).is_some()
+    }
+
     pub fn forget_session(&self, sid: Uuid) {
         self.sessions.remove(&sid);
     }

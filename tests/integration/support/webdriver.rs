@@ -228,6 +228,41 @@ impl Browser {
         }
     }
 
+    /// The page's visible text.
+    pub async fn text(&self) -> String {
+        self.eval("return document.body.innerText;")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// How many elements match `css`.
+    pub async fn count(&self, css: &str) -> i64 {
+        let css = serde_json::to_string(css).unwrap();
+        self.eval(&format!("return document.querySelectorAll({css}).length;"))
+            .await
+            .as_i64()
+            .unwrap_or(-1)
+    }
+
+    /// Waits until the browser's URL ends with `suffix` (path and query).
+    pub async fn wait_for_url(&self, suffix: &str) {
+        let start = Instant::now();
+        loop {
+            let url = self.url().await;
+            if url.ends_with(suffix) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {suffix}; the browser is at {url}: {}",
+                self.text().await
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn counter(&self, name: &str) -> i64 {
         let v = self
             .eval(&format!("return document.body.dataset.{name} || '0';"))

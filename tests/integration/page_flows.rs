@@ -1,0 +1,200 @@
+//! Every page form a person clicks, clicked in real headless Chromium: the
+//! browser sends what test clients do not (`Origin`, `Sec-Fetch-*`, the
+//! referrer policy's effects), so a flow counts as working only when the
+//! browser lands where it should and the page then says what it should.
+//! (The reset-by-mail flow and the refresh demo are in `browser.rs`.)
+
+use crate::support::smtp::{link, SmtpReceiver};
+use crate::support::webdriver::Browser;
+use crate::support::*;
+use std::time::Duration;
+
+/// An app whose PUBLIC_URL is the origin the browser loads it from, with
+/// mail going to a real SMTP receiver.
+async fn app_for_the_browser(
+    configure: impl FnOnce(&mut hybrid_auth::config::Settings),
+) -> (TestApp, SmtpReceiver) {
+    let smtp = SmtpReceiver::start().await;
+    let smtp_port = smtp.port;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = spawn_app_with(|s| {
+        s.bind_addr = format!("127.0.0.1:{port}");
+        s.public_url = format!("http://127.0.0.1:{port}");
+        s.mail_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
+        configure(s);
+    })
+    .await;
+    (app, smtp)
+}
+
+async fn fill_register(app: &TestApp, browser: &Browser, email: &str, password: &str) {
+    browser.goto(&format!("{}/register", app.address)).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", password).await;
+    browser.type_into("#password_confirm", password).await;
+    browser.click("form[action='/register'] button").await;
+}
+
+async fn sign_in(app: &TestApp, browser: &Browser, email: &str, password: &str) {
+    browser.goto(&format!("{}/login", app.address)).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", password).await;
+    browser.click("form[action='/login'] button").await;
+}
+
+/// The confirmation link of the `n`-th verification mail to `to`.
+async fn confirmation_link(app: &TestApp, smtp: &SmtpReceiver, to: &str, n: usize) -> String {
+    let prefix = format!("{}/email/verify/", app.state.settings.public_url);
+    for _ in 0..500 {
+        let mine: Vec<_> = smtp
+            .mails()
+            .into_iter()
+            .filter(|m| m.to.iter().any(|t| t == to) && m.data.contains("Confirm your email"))
+            .collect();
+        if mine.len() >= n {
+            return link(&mine[n - 1], &prefix).expect("a confirmation link");
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no confirmation mail {n} to {to}");
+}
+
+#[actix_web::test]
+async fn a_new_user_registers_confirms_from_the_mail_signs_in_and_out() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let (app, smtp) = app_for_the_browser(|s| s.email_verification_required = true).await;
+    let email = format!("new-{}@example.com", uuid::Uuid::new_v4().simple());
+
+    // Register: with verification required, the browser is asked to look
+    // in its inbox.
+    fill_register(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/login?notice=verify-email").await;
+    assert!(browser.text().await.contains("We sent you a mail"));
+
+    // Signing in before confirming is refused, with a resend button.
+    sign_in(&app, &browser, &email, PASSWORD).await;
+    browser
+        .wait_for("the resend button", Duration::from_secs(10), async |b| {
+            b.count("form[action='/email/resend'] button").await == 1
+        })
+        .await;
+    browser.click("form[action='/email/resend'] button").await;
+    browser
+        .wait_for_url("/login?notice=verification-sent")
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("A new confirmation mail is on its way."));
+
+    // The newest mail's link, and the confirm button (a POST from a page
+    // whose URL holds the token).
+    let url = confirmation_link(&app, &smtp, &email, 2).await;
+    browser.goto(&url).await;
+    browser.click("form[action='/email/verify'] button").await;
+    browser.wait_for_url("/login?notice=email-verified").await;
+    assert!(browser
+        .text()
+        .await
+        .contains("your email address is confirmed"));
+
+    // Now the sign-in works.
+    sign_in(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/account").await;
+    let page = browser.text().await;
+    assert!(
+        page.contains(&email) && page.contains("Address confirmed"),
+        "{page}"
+    );
+
+    // Sign out through the confirmation page.
+    browser.goto(&format!("{}/logout", app.address)).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_url("/login").await;
+    browser.goto(&format!("{}/account", app.address)).await;
+    browser.wait_for_url("/login?next=/account").await;
+    browser.quit().await;
+}
+
+#[actix_web::test]
+async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_password() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let (app, smtp) = app_for_the_browser(|_| {}).await;
+    let email = format!("me-{}@example.com", uuid::Uuid::new_v4().simple());
+    fill_register(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/account").await;
+    assert!(browser.text().await.contains("Address not confirmed"));
+
+    // Resend the confirmation mail from the account page.
+    browser
+        .click("form[action='/account/email/resend'] button")
+        .await;
+    browser
+        .wait_for_url("/account?notice=verification-sent")
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("A new confirmation mail is on its way."));
+    confirmation_link(&app, &smtp, &email, 2).await;
+
+    // Two more sessions of the same user, elsewhere.
+    for _ in 0..2 {
+        app.clear_cookies();
+        assert_eq!(app.login(&email, PASSWORD).await.status.as_u16(), 303);
+    }
+    browser.goto(&format!("{}/account", app.address)).await;
+    assert_eq!(browser.count("tr[data-session-id]").await, 3);
+
+    // Revoke one of the others with its own button.
+    browser
+        .click("tr[data-session-id]:not(.current) form button")
+        .await;
+    browser.wait_for_url("/account").await;
+    browser
+        .wait_for("one session fewer", Duration::from_secs(10), async |b| {
+            b.count("tr[data-session-id]").await == 2
+        })
+        .await;
+
+    // Log out the rest.
+    browser
+        .click("form[action='/account/sessions/revoke-others'] button")
+        .await;
+    browser.wait_for_url("/account").await;
+    browser
+        .wait_for("only this session", Duration::from_secs(10), async |b| {
+            b.count("tr[data-session-id]").await == 1
+        })
+        .await;
+    assert!(browser.text().await.contains("(this session)"));
+
+    // Change the password; the old one stops working, the new one signs in.
+    let new_password = "a new password from the page";
+    browser.type_into("#current_password", PASSWORD).await;
+    browser.type_into("#new_password", new_password).await;
+    browser
+        .click("form[action='/account/password'] button")
+        .await;
+    browser.wait_for_url("/account").await;
+    let newest = browser
+        .eval("return document.querySelector('#security-activity tbody tr td:nth-child(2)').innerText;")
+        .await;
+    assert_eq!(newest, "Password changed", "the newest security event");
+    app.clear_cookies();
+    assert_eq!(app.login(&email, PASSWORD).await.status.as_u16(), 400);
+    browser.goto(&format!("{}/logout", app.address)).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_url("/login").await;
+    sign_in(&app, &browser, &email, new_password).await;
+    browser.wait_for_url("/account").await;
+    browser.quit().await;
+}
