@@ -51,6 +51,17 @@ pub enum Command {
     Keys(KeysCommand),
     /// Delete expired and dead rows now (the server also does it every PURGE_INTERVAL).
     Purge,
+    /// Start your own project from this template: rename the package and the
+    /// binary in ./Cargo.toml (the library keeps the name `hybrid_auth`, so
+    /// every `use` line works as it is). Needs no database.
+    Rename {
+        /// The new package and binary name, e.g. `my-app`.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The checkout to rename.
+        #[arg(long, default_value = ".")]
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -70,6 +81,21 @@ pub enum UserCommand {
     /// Replace a user's scopes. Sessions keep the scope they were granted;
     /// the new grant applies from the next sign-in.
     SetScopes {
+        #[arg(long)]
+        email: String,
+        #[arg(required = true, value_name = "SCOPE")]
+        scopes: Vec<String>,
+    },
+    /// Add scopes to a user's grant (e.g. one kept out of the default grant).
+    /// Sessions keep their scope; the new grant applies from the next sign-in.
+    GrantScope {
+        #[arg(long)]
+        email: String,
+        #[arg(required = true, value_name = "SCOPE")]
+        scopes: Vec<String>,
+    },
+    /// Take scopes away from a user's grant, from the next sign-in on.
+    RevokeScope {
         #[arg(long)]
         email: String,
         #[arg(required = true, value_name = "SCOPE")]
@@ -137,6 +163,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::User(c) => user(c, &settings).await,
         Command::Sessions(c) => sessions_command(c, &settings).await,
         Command::Keys(c) => keys(c, &settings).await,
+        Command::Rename { name, dir } => rename(&dir, &name),
         Command::Purge => {
             let mut conn = connect(&settings).await?;
             let p = crate::maintenance::purge(
@@ -179,18 +206,71 @@ fn fmt_time(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// `hybrid-auth rename NAME`: the template's package and binary names in
+/// `dir/Cargo.toml` become `name`.
+fn rename(dir: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    let path = dir.join("Cargo.toml");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    std::fs::write(&path, rename_manifest(&text, name)?)?;
+    println!(
+        "renamed the package and the binary to `{name}` in {}; `cargo run` and `cargo test` \
+         work as before (the binary is now target/debug/{name})",
+        path.display()
+    );
+    Ok(())
+}
+
+/// The manifest `text` with the template's package and binary names
+/// (`hybrid-auth`, twice) replaced by `name`.
+pub fn rename_manifest(text: &str, name: &str) -> anyhow::Result<String> {
+    let valid = name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid {
+        anyhow::bail!(
+            "`{name}` is not a package name: letters, digits, `-` and `_`, starting with a letter"
+        );
+    }
+    let template = "name = \"hybrid-auth\"";
+    if text.lines().filter(|l| l.trim() == template).count() != 2 {
+        anyhow::bail!(
+            "this Cargo.toml is not the template's (it should name the package and the binary \
+             `hybrid-auth`): renamed already?"
+        );
+    }
+    let renamed: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.trim() == template {
+                format!("name = \"{name}\"")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    Ok(renamed.join("\n") + "\n")
+}
+
+/// Scope names given on the command line, each one of the catalogue.
+fn known_scopes(names: &[String]) -> anyhow::Result<Vec<Scope>> {
+    names
+        .iter()
+        .map(|name| {
+            Scope::parse(name).ok_or_else(|| {
+                let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+                anyhow::anyhow!("unknown scope `{name}` (known: {})", known.join(", "))
+            })
+        })
+        .collect()
+}
+
 /// Scope names given on the command line, checked and in canonical order.
 fn parse_scopes(names: &[String]) -> anyhow::Result<String> {
-    for name in names {
-        if Scope::parse(name).is_none() {
-            let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-            anyhow::bail!("unknown scope `{name}` (known: {})", known.join(", "));
-        }
-    }
-    Ok(scopes::narrow(
-        Some(&names.join(" ")),
-        &scopes::default_grant(),
-    )?)
+    let scopes = known_scopes(names)?;
+    Ok(scopes::with("", &scopes))
 }
 
 fn read_password() -> anyhow::Result<String> {
@@ -251,6 +331,24 @@ async fn user(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
                 "created user {} ({}) with scopes: {grant}",
                 email.as_str(),
                 new.id
+            );
+        }
+        UserCommand::GrantScope { email, scopes } => {
+            let user = find_user(&mut conn, &email).await?;
+            let grant = scopes::with(&user.scopes, &known_scopes(&scopes)?);
+            users::set_scopes(&mut conn, user.id, &grant, now).await?;
+            println!(
+                "{}: scopes now `{grant}` (from the next sign-in)",
+                user.email
+            );
+        }
+        UserCommand::RevokeScope { email, scopes } => {
+            let user = find_user(&mut conn, &email).await?;
+            let grant = scopes::without(&user.scopes, &known_scopes(&scopes)?);
+            users::set_scopes(&mut conn, user.id, &grant, now).await?;
+            println!(
+                "{}: scopes now `{grant}` (from the next sign-in)",
+                user.email
             );
         }
         UserCommand::SetScopes { email, scopes } => {
@@ -429,4 +527,26 @@ async fn keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
         },
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_manifest;
+
+    #[test]
+    fn rename_touches_the_package_and_the_binary_only() {
+        let manifest = include_str!("../Cargo.toml");
+        let renamed = rename_manifest(manifest, "my-app").unwrap();
+        assert_eq!(renamed.matches("name = \"my-app\"").count(), 2);
+        assert!(
+            renamed.contains("name = \"hybrid_auth\""),
+            "the library keeps its name"
+        );
+        assert!(!renamed.contains("name = \"hybrid-auth\""));
+        // Once renamed, it is no longer the template.
+        assert!(rename_manifest(&renamed, "other").is_err());
+        for bad in ["", "1app", "my app", "a/b", "x\"y"] {
+            assert!(rename_manifest(manifest, bad).is_err(), "{bad}");
+        }
+    }
 }

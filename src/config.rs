@@ -461,6 +461,42 @@ mod tests {
     }
 
     #[test]
+    fn env_example_lists_every_setting_with_its_default() {
+        let text = include_str!("../.env.example");
+        let mut vars: Vec<(String, String)> = Vec::new();
+        for item in dotenvy::from_read_iter(text.as_bytes()) {
+            let (k, v) = item.expect("a readable .env.example");
+            vars.push((k, v));
+        }
+        let as_listed = with(
+            &vars
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .expect(".env.example is a valid configuration");
+        assert_eq!(
+            format!("{as_listed:?}"),
+            format!("{:?}", with(&[]).unwrap()),
+            "every value in .env.example is the default"
+        );
+        // Every variable this module reads is named there (set or commented).
+        let source = include_str!("config.rs");
+        let source = source.split("#[cfg(test)]").next().unwrap();
+        for name in source.split('"').skip(1).step_by(2) {
+            let is_var = name.len() > 2
+                && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                && name.contains('_');
+            if is_var {
+                assert!(
+                    text.contains(&format!("{name}=")),
+                    "{name} is missing from .env.example"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn defaults_match_the_contract() {
         let s = with(&[]).unwrap();
         assert_eq!(s.access_token_ttl, Duration::minutes(15));

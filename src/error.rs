@@ -130,12 +130,23 @@ impl ResponseError for AppError {
 }
 
 /// An HTML error page with the given status (also used for 404 and 503 from
-/// middleware).
+/// middleware). Without a page context its navigation suits visitors and
+/// signed-in users alike.
 pub fn html_error(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    html_error_for(status, title, message, PageContext::default())
+}
+
+/// `html_error` with the navigation of whoever is asking.
+pub fn html_error_for(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    page: PageContext,
+) -> HttpResponse {
     let body = ErrorPage {
         title,
         message,
-        page: PageContext::default(),
+        page,
     }
     .render()
     .unwrap_or_else(|_| message.to_owned());

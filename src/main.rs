@@ -5,6 +5,7 @@
 use clap::Parser;
 use hybrid_auth::cli::{self, Cli, Command};
 use hybrid_auth::config::{LogFormat, Settings};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -31,8 +32,14 @@ fn init_tracing(format: LogFormat) {
                     .with_span_list(false),
             )
             .try_init(),
+        // Colour only on a terminal: a log redirected to a file stays
+        // greppable (`grep 'link=http'`).
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_target(false)
+                    .with_ansi(std::io::stdout().is_terminal()),
+            )
             .try_init(),
     };
     if let Err(e) = result {

@@ -65,6 +65,11 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         }
         "verification-sent" => "A new confirmation mail is on its way.",
         "signed-out" => "You are signed out.",
+        "welcome" => {
+            "Welcome! Your account is ready. We sent you a mail: follow its link to confirm your address."
+        }
+        "session-revoked" => "Session revoked: its cookie and its tokens no longer work.",
+        "others-signed-out" => "Your other sessions were signed out.",
         _ => return None,
     })
 }

@@ -109,6 +109,17 @@ pub async fn live_for_user(
     live_for_user_newest(conn, user_id, now, i64::MAX).await
 }
 
+/// How many sessions are live at `now`, of every user.
+pub async fn count_live(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<i64> {
+    sessions::table
+        .filter(sessions::revoked_at.is_null())
+        .filter(sessions::idle_expires_at.gt(now))
+        .filter(sessions::absolute_expires_at.gt(now))
+        .count()
+        .get_result(conn)
+        .await
+}
+
 /// The user's `limit` newest live sessions.
 pub async fn live_for_user_newest(
     conn: &mut AsyncPgConnection,

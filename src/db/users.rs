@@ -43,6 +43,11 @@ pub struct NewUser<'a> {
     pub email_verified_at: Option<OffsetDateTime>,
 }
 
+/// How many users there are.
+pub async fn count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn).await
+}
+
 pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::email.eq(email))

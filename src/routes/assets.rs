@@ -11,6 +11,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/css/app.css"),
     ),
     (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../static/favicon.svg"),
+    ),
+    (
         "js/auth-fetch.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/js/auth-fetch.js"),

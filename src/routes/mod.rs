@@ -16,7 +16,6 @@ pub mod middleware;
 pub mod pages;
 pub mod prelude;
 
-use crate::error::AppError;
 use actix_web::web::{self, delete, get, post};
 
 /// Routes under `/api/v1` (bearer tokens; JSON errors).
@@ -29,7 +28,8 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/notes", get().to(api::notes::list))
         .route("/notes", post().to(api::notes::create))
         .route("/notes/{id}", get().to(api::notes::get))
-        .route("/notes/{id}", delete().to(api::notes::delete));
+        .route("/notes/{id}", delete().to(api::notes::delete))
+        .route("/stats", get().to(api::stats::stats));
 }
 
 /// Routes behind the session cookie (HTML pages, and the browser's refresh).
@@ -75,7 +75,13 @@ pub fn public_routes(cfg: &mut web::ServiceConfig) {
         .service(web::scope("/static").route("/{path:.*}", get().to(assets::asset)));
 }
 
-/// HTML 404 for unknown page paths.
-pub async fn page_not_found() -> Result<actix_web::HttpResponse, AppError> {
-    Err(AppError::NotFound)
+/// HTML 404 for unknown page paths, with the navigation of whoever asks.
+pub async fn page_not_found(user: crate::auth::MaybeUser) -> actix_web::HttpResponse {
+    let page = user.0.map(|u| u.page()).unwrap_or_default();
+    crate::error::html_error_for(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "Not found",
+        "There is nothing here.",
+        page,
+    )
 }

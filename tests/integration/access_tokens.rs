@@ -126,7 +126,9 @@ async fn scopes_are_checked_per_route_and_requests_may_only_narrow() {
     for bad in [
         "admin".to_owned(),
         format!("{notes_read} admin"),
-        "profile:write".to_owned(),
+        "profile:admin".to_owned(),
+        // Known, but not in the default grant.
+        Scope::StatsRead.as_str().to_owned(),
     ] {
         let res = app
             .password_grant(&email, PASSWORD, Some(bad.as_str()))

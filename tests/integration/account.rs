@@ -45,7 +45,7 @@ async fn signed_in_forms_need_the_session_csrf_token() {
         .send()
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert_eq!(res.location(), "/account");
+    assert_eq!(res.location(), "/account?notice=others-signed-out");
     app.restore_cookies(first);
     assert_eq!(
         app.get("/account").await.status,
@@ -90,7 +90,7 @@ async fn revoking_a_session_from_another_browser_signs_it_out() {
         .send()
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert_eq!(res.location(), "/account");
+    assert_eq!(res.location(), "/account?notice=session-revoked");
     app.restore_cookies(phone);
     assert_eq!(app.get("/account").await.status, StatusCode::SEE_OTHER);
     app.restore_cookies(laptop);
@@ -160,6 +160,7 @@ async fn changing_the_password_ends_other_sessions() {
             ("csrf_token", &token),
             ("current_password", "wrong password"),
             ("new_password", "a brand new password"),
+            ("password_confirm", "a brand new password"),
         ])
         .send()
         .await;
@@ -171,6 +172,7 @@ async fn changing_the_password_ends_other_sessions() {
             ("csrf_token", &token),
             ("current_password", PASSWORD),
             ("new_password", "short"),
+            ("password_confirm", "short"),
         ])
         .send()
         .await;
@@ -182,6 +184,7 @@ async fn changing_the_password_ends_other_sessions() {
             ("csrf_token", &token),
             ("current_password", PASSWORD),
             ("new_password", "a brand new password"),
+            ("password_confirm", "a brand new password"),
         ])
         .send()
         .await;
@@ -336,11 +339,15 @@ async fn a_second_password_change_through_another_instance_succeeds() {
     assert_eq!(b.get("/account").await.status, StatusCode::OK);
 
     let first = change_password_form(&a, PASSWORD, "second password!").await;
-    assert_eq!(first.location(), "/account");
+    assert_eq!(first.location(), "/account?notice=password-changed");
     b.restore_cookies(a.cookies());
     let second = change_password_form(&b, "second password!", "third password!").await;
     assert_eq!(second.status, StatusCode::SEE_OTHER);
-    assert_eq!(second.location(), "/account", "spuriously refused");
+    assert_eq!(
+        second.location(),
+        "/account?notice=password-changed",
+        "spuriously refused"
+    );
 }
 
 #[actix_web::test]
@@ -457,5 +464,29 @@ async fn the_account_page_lists_a_bounded_number_of_sessions() {
     assert!(
         page.body.contains("(this session)"),
         "the current one is listed"
+    );
+}
+
+#[actix_web::test]
+async fn a_password_change_needs_a_matching_confirmation() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let token = app.csrf_for("/account").await;
+    let res = app
+        .post("/account/password")
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", "a brand new password"),
+            ("password_confirm", "a different one"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert!(res.body.contains("do not match"));
+    app.clear_cookies();
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status,
+        StatusCode::SEE_OTHER
     );
 }

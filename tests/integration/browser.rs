@@ -39,7 +39,7 @@ async fn register_in_browser(app: &TestApp, browser: &Browser) -> String {
     browser.click("form[action='/register'] button").await;
     browser
         .wait_for("the account page", Duration::from_secs(10), async |b| {
-            b.url().await.ends_with("/account")
+            b.url().await.ends_with("/account?notice=welcome")
         })
         .await;
     email

@@ -77,3 +77,24 @@ async fn a_panicking_handler_is_a_generic_500_and_the_server_keeps_serving() {
         test::call_service(&service, test::TestRequest::get().uri("/fine").to_request()).await;
     assert_eq!(fine.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn the_in_process_helper_signs_its_user_in_with_the_scopes_asked_for() {
+    use hybrid_auth::auth::Scope;
+    let app = crate::support::in_process::InProcess::with_user(&[Scope::ProfileRead]).await;
+    let me = app.get("/api/v1/me").await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let body: serde_json::Value = test::read_body_json(me).await;
+    assert_eq!(body["email"], app.email.as_str());
+    assert_eq!(body["scope"], "profile:read");
+    // One API session, in the app's own database.
+    let mut conn = hybrid_auth::db::conn(&app.state.pool).await.unwrap();
+    let user = hybrid_auth::db::users::find_by_email(&mut conn, &app.email)
+        .await
+        .unwrap()
+        .unwrap();
+    let live = hybrid_auth::db::sessions::live_for_user(&mut conn, user.id, app.state.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1);
+}

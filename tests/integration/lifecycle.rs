@@ -288,6 +288,7 @@ async fn changing_the_password_kills_reset_links() {
             ("csrf_token", csrf.as_str()),
             ("current_password", PASSWORD),
             ("new_password", "another new password"),
+            ("password_confirm", "another new password"),
         ])
         .send()
         .await;

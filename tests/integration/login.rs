@@ -185,7 +185,7 @@ async fn logout_needs_a_post_and_kills_the_old_cookie() {
         .send()
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert_eq!(res.location(), "/login");
+    assert_eq!(res.location(), "/login?notice=signed-out");
     assert!(res
         .set_cookies()
         .iter()

@@ -25,6 +25,8 @@ mod outage;
 mod page_flows;
 mod pages;
 mod process;
+mod readme;
+mod recipes;
 mod refresh;
 mod registration;
 mod revocation;

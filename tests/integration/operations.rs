@@ -172,6 +172,51 @@ async fn set_scopes_changes_the_grant_of_the_next_sign_in() {
 }
 
 #[actix_web::test]
+async fn single_scopes_are_granted_and_taken_away_from_the_cli() {
+    let app = spawn_app().await;
+    let email = app.api_user().await;
+    let taken = app_cli(
+        &app,
+        &[
+            "user",
+            "revoke-scope",
+            "--email",
+            &email,
+            "notes:write",
+            "profile:write",
+        ],
+        "",
+    )
+    .await;
+    assert_eq!(taken.code, 0, "{}", taken.stderr);
+    let res = app.password_grant(&email, PASSWORD, None).await;
+    assert_eq!(res.json()["scope"], "profile:read notes:read");
+
+    let granted = app_cli(
+        &app,
+        &["user", "grant-scope", "--email", &email, "notes:write"],
+        "",
+    )
+    .await;
+    assert_eq!(granted.code, 0, "{}", granted.stderr);
+    let res = app.password_grant(&email, PASSWORD, None).await;
+    assert_eq!(res.json()["scope"], "profile:read notes:read notes:write");
+
+    let unknown = app_cli(
+        &app,
+        &["user", "grant-scope", "--email", &email, "reports:read"],
+        "",
+    )
+    .await;
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("unknown scope `reports:read`"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+#[actix_web::test]
 async fn sessions_revoked_from_the_cli_are_refused_by_the_running_app_within_a_second() {
     let app = spawn_app().await;
     let email = app.api_user().await;

@@ -116,7 +116,8 @@ async fn a_new_user_registers_confirms_from_the_mail_signs_in_and_out() {
     // Sign out through the confirmation page.
     browser.goto(&format!("{}/logout", app.address)).await;
     browser.click("form[action='/logout'] button").await;
-    browser.wait_for_url("/login").await;
+    browser.wait_for_url("/login?notice=signed-out").await;
+    assert!(browser.text().await.contains("You are signed out."));
     browser.goto(&format!("{}/account", app.address)).await;
     browser.wait_for_url("/login?next=/account").await;
     browser.quit().await;
@@ -130,8 +131,10 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
     let (app, smtp) = app_for_the_browser(|_| {}).await;
     let email = format!("me-{}@example.com", uuid::Uuid::new_v4().simple());
     fill_register(&app, &browser, &email, PASSWORD).await;
-    browser.wait_for_url("/account").await;
-    assert!(browser.text().await.contains("Address not confirmed"));
+    browser.wait_for_url("/account?notice=welcome").await;
+    let page = browser.text().await;
+    assert!(page.contains("Welcome! Your account is ready."), "{page}");
+    assert!(page.contains("Address not confirmed"), "{page}");
 
     // Resend the confirmation mail from the account page.
     browser
@@ -158,7 +161,10 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
     browser
         .click("tr[data-session-id]:not(.current) form button")
         .await;
-    browser.wait_for_url("/account").await;
+    browser
+        .wait_for_url("/account?notice=session-revoked")
+        .await;
+    assert!(browser.text().await.contains("Session revoked"));
     browser
         .wait_for("one session fewer", Duration::from_secs(10), async |b| {
             b.count("tr[data-session-id]").await == 2
@@ -169,7 +175,13 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
     browser
         .click("form[action='/account/sessions/revoke-others'] button")
         .await;
-    browser.wait_for_url("/account").await;
+    browser
+        .wait_for_url("/account?notice=others-signed-out")
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("Your other sessions were signed out."));
     browser
         .wait_for("only this session", Duration::from_secs(10), async |b| {
             b.count("tr[data-session-id]").await == 1
@@ -181,10 +193,17 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
     let new_password = "a new password from the page";
     browser.type_into("#current_password", PASSWORD).await;
     browser.type_into("#new_password", new_password).await;
+    browser.type_into("#password_confirm", new_password).await;
     browser
         .click("form[action='/account/password'] button")
         .await;
-    browser.wait_for_url("/account").await;
+    browser
+        .wait_for_url("/account?notice=password-changed")
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("Password changed. Your other sessions were signed out."));
     let newest = browser
         .eval("return document.querySelector('#security-activity tbody tr td:nth-child(2)').innerText;")
         .await;
@@ -193,7 +212,7 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
     assert_eq!(app.login(&email, PASSWORD).await.status.as_u16(), 400);
     browser.goto(&format!("{}/logout", app.address)).await;
     browser.click("form[action='/logout'] button").await;
-    browser.wait_for_url("/login").await;
+    browser.wait_for_url("/login?notice=signed-out").await;
     sign_in(&app, &browser, &email, new_password).await;
     browser.wait_for_url("/account").await;
     browser.quit().await;

@@ -193,3 +193,53 @@ async fn hsts_is_sent_only_when_the_public_url_is_https() {
         .header("strict-transport-security");
     assert_eq!(hsts.as_deref(), Some("max-age=31536000; includeSubDomains"));
 }
+
+#[actix_web::test]
+async fn a_404_shows_the_navigation_of_whoever_asks() {
+    let app = spawn_app().await;
+    let visitor = app.get("/no-such-page").await;
+    assert_eq!(visitor.status, StatusCode::NOT_FOUND);
+    assert!(!visitor.body.contains("href=\"/logout\""));
+
+    let email = app.signed_in_user().await;
+    let signed_in = app.get("/no-such-page").await;
+    assert_eq!(signed_in.status, StatusCode::NOT_FOUND);
+    assert!(
+        signed_in.body.contains("href=\"/logout\""),
+        "{}",
+        signed_in.body
+    );
+    assert!(signed_in.body.contains(&email));
+    assert!(!signed_in.body.contains("href=\"/register\""));
+}
+
+#[actix_web::test]
+async fn every_page_links_a_favicon_that_is_served() {
+    let app = spawn_app().await;
+    let home = app.get("/").await;
+    assert!(home
+        .body
+        .contains("<link rel=\"icon\" href=\"/static/favicon.svg\""));
+    let icon = app.get("/static/favicon.svg").await;
+    assert_eq!(icon.status, StatusCode::OK);
+    assert_eq!(
+        icon.header("content-type").as_deref(),
+        Some("image/svg+xml")
+    );
+}
+
+#[actix_web::test]
+async fn the_landing_page_links_every_flow() {
+    let app = spawn_app().await;
+    let home = app.get("/").await.body;
+    for link in [
+        "/account",
+        "/refresh",
+        "/register",
+        "/login",
+        "/password/forgot",
+        "/.well-known/jwks.json",
+    ] {
+        assert!(home.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+}

@@ -12,6 +12,7 @@ use std::time::{Duration as StdDuration, Instant};
 struct Server {
     child: Child,
     base: String,
+    database: String,
     output: Arc<Mutex<String>>,
     readers: Vec<std::thread::JoinHandle<()>>,
 }
@@ -26,12 +27,10 @@ fn free_port() -> u16 {
 async fn start(env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
+    let database = format!("{}/{}", server_url(), fresh_database());
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hybrid-auth"));
     cmd.arg("serve")
-        .env(
-            "DATABASE_URL",
-            format!("{}/{}", server_url(), fresh_database()),
-        )
+        .env("DATABASE_URL", &database)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("PUBLIC_URL", &base)
         .env("WORKERS", "1")
@@ -77,6 +76,7 @@ async fn start(env: &[(&str, &str)]) -> Server {
     Server {
         child,
         base,
+        database,
         output,
         readers,
     }
@@ -251,4 +251,70 @@ async fn json_logs_at_trace_level_parse_and_carry_no_secret() {
     ] {
         assert!(!output.contains(secret), "{what} is in the log");
     }
+}
+
+#[actix_web::test]
+async fn a_log_written_to_a_pipe_has_no_colour_and_its_links_can_be_grepped() {
+    // Pretty logs (the default) into a pipe, as `cargo run > log` does.
+    let server = start(&[]).await;
+    let client = awc::Client::builder().disable_redirects().finish();
+    let mut form = client
+        .get(format!("{}/register", server.base))
+        .send()
+        .await
+        .unwrap();
+    let cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let html = String::from_utf8(form.body().await.unwrap().to_vec()).unwrap();
+    let body = serde_urlencoded::to_string([
+        ("csrf_token", meta_csrf(&html).as_str()),
+        ("email", "logged@example.com"),
+        ("password", "correct horse battery staple"),
+        ("password_confirm", "correct horse battery staple"),
+    ])
+    .unwrap();
+    let res = client
+        .post(format!("{}/register", server.base))
+        .insert_header(("cookie", cookie))
+        .insert_header(("content-type", "application/x-www-form-urlencoded"))
+        .send_body(body)
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    // With MAIL_URL unset the verification mail becomes a file, and its link
+    // is logged when it is "sent".
+    let mut conn = {
+        use diesel_async::AsyncConnection;
+        diesel_async::AsyncPgConnection::establish(&server.database)
+            .await
+            .unwrap()
+    };
+    let since = Instant::now();
+    loop {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sent: N =
+            diesel::sql_query("SELECT count(*) AS n FROM mail_outbox WHERE sent_at IS NOT NULL")
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+        if sent.n == 1 {
+            break;
+        }
+        assert!(since.elapsed() < StdDuration::from_secs(10), "no mail sent");
+        actix_web::rt::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    let expected = format!("link={}/email/verify/", server.base);
+    server.sigterm();
+    let (_, output) = server.wait().await;
+    assert!(!output.contains('\u{1b}'), "colour escapes in a piped log");
+    assert!(output.lines().any(|l| l.contains(&expected)), "{output}");
 }

@@ -9,7 +9,7 @@ async fn registering_signs_in_and_lands_on_the_account_page() {
     let app = spawn_app().await;
     let res = app.register("  New.User@Example.COM ", PASSWORD).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
-    assert_eq!(res.location(), "/account");
+    assert_eq!(res.location(), "/account?notice=welcome");
     let account = app.get("/account").await;
     assert_eq!(account.status, StatusCode::OK);
     assert!(

@@ -116,6 +116,7 @@ async fn a_wrong_current_password_counts_toward_the_throttle() {
                 ("csrf_token", token.as_str()),
                 ("current_password", current),
                 ("new_password", "a brand new password"),
+                ("password_confirm", "a brand new password"),
             ])
             .send()
     };

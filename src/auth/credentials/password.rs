@@ -44,9 +44,9 @@ pub fn init() {
 
 /// Where password hashes run: on a few threads of their own, never on the
 /// async workers, at most `concurrency` at once (each takes 19 MiB and a core
-/// for ~20 ms). The threads run at a lower CPU priority (nice 10 on Linux),
-/// so a login storm takes the CPU that other requests leave over instead of
-/// slicing their latency. Up to `queue` more requests wait for a slot; past
+/// for ~20 ms). The threads run in the idle scheduling class on Linux (see
+/// `lower_priority`), so a login storm takes the CPU that other requests
+/// leave over instead of slicing their latency. Up to `queue` more requests wait for a slot; past
 /// that a request is refused at once with `AuthError::Overloaded` (503 +
 /// Retry-After), so a storm cannot pile up unbounded work.
 pub struct Hasher {
@@ -67,13 +67,22 @@ impl Drop for Waiting<'_> {
     }
 }
 
-/// Lowers the calling thread's CPU priority (Linux: per thread).
+/// Puts the calling thread in the idle scheduling class (Linux: per
+/// thread): any request thread that wakes up preempts a running hash at
+/// once, so a login storm adds no latency to other requests; the hashes get
+/// the CPU time the rest leaves over (and a small share under full load, so
+/// sign-ins slow down rather than stop). Where SCHED_IDLE is refused, the
+/// lowest nice level instead.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the
-    // calling thread. A failure leaves the priority as it was, which is fine.
+    // SAFETY: both calls only read the integer and struct arguments given;
+    // `pid`/`who` 0 is the calling thread. A failure leaves the priority as
+    // it was, which is safe.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+        }
     }
 }
 

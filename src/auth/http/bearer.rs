@@ -115,6 +115,18 @@ fn token_shape(req: &HttpRequest) -> Result<&str, ApiError> {
     Ok(token)
 }
 
+/// The token of the one `Authorization` header when it reads exactly
+/// `Bearer <token>` (no other check: only for the cache lookup).
+fn plain_bearer(req: &HttpRequest) -> Option<&str> {
+    let mut values = req.headers().get_all(AUTHORIZATION);
+    let value = values.next()?;
+    if values.next().is_some() || value.len() > MAX_TOKEN_LEN + 7 {
+        return None;
+    }
+    let token = value.as_bytes().strip_prefix(b"Bearer ")?;
+    std::str::from_utf8(token).ok()
+}
+
 impl FromRequest for Bearer {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -125,10 +137,24 @@ impl FromRequest for Bearer {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
+            // The hot path: one `Authorization: Bearer <token>` header whose
+            // token was verified before. Those exact bytes passed every
+            // check of the header and the token already, so they skip the
+            // scans (the cache is keyed by a hash of the whole token).
+            let plain = plain_bearer(&req);
+            if let Some(token) = plain {
+                if let Some(result) = access::authenticate_cached(state, token).await {
+                    return Ok(Bearer {
+                        verified: result.map_err(rejection)?,
+                    });
+                }
+            }
             let token = token_shape(&req)?;
-            // A token seen and verified before is exactly these bytes: it
-            // needs neither the character check nor the signature again.
-            let verified = match access::authenticate_cached(state, token).await {
+            let cached = match plain {
+                Some(p) if p == token => None, // looked up already
+                _ => access::authenticate_cached(state, token).await,
+            };
+            let verified = match cached {
                 Some(result) => result,
                 None => {
                     check_token_chars(token)?;

@@ -1,28 +1,54 @@
 //! API scopes as a type: `Scope::NotesRead`, so a misspelt scope does not
-//! compile. A user's grant (stored as a space-separated string) defaults to
-//! every scope; a token request may only narrow it. Unknown names in a
-//! request are `invalid_scope`.
+//! compile. Two lists: `Scope::ALL`, the catalogue of every scope this app
+//! knows (what a request or the CLI may name), and `Scope::DEFAULT`, the
+//! grant of a new user. A scope in `ALL` but not in `DEFAULT` is one that only
+//! some users get (`hybrid-auth user grant-scope`). A user's grant is stored
+//! as a space-separated string; a token request may only narrow it. Unknown
+//! names in a request are `invalid_scope`.
 //!
 //! Adding a scope: a variant here, its name in `as_str`, an entry in `ALL`,
-//! and a migration that grants it to existing users (README, "Extending").
+//! and, if every user should have it, an entry in `DEFAULT` plus a migration
+//! that grants it to existing users (README, "Extending").
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
     ProfileRead,
+    ProfileWrite,
     NotesRead,
     NotesWrite,
+    /// Kept out of `DEFAULT`: only users an operator grants it to
+    /// (`hybrid-auth user grant-scope --email E stats:read`).
+    StatsRead,
 }
 
 impl Scope {
-    /// Every scope, in canonical order (the order of granted scope strings).
-    pub const ALL: [Scope; 3] = [Scope::ProfileRead, Scope::NotesRead, Scope::NotesWrite];
+    /// The catalogue: every scope this app knows, in canonical order (the
+    /// order of granted scope strings).
+    pub const ALL: [Scope; 5] = [
+        Scope::ProfileRead,
+        Scope::ProfileWrite,
+        Scope::NotesRead,
+        Scope::NotesWrite,
+        Scope::StatsRead,
+    ];
+
+    /// What a new user is granted. Leave a scope out of this list to keep it
+    /// for the users an operator grants it to.
+    pub const DEFAULT: &'static [Scope] = &[
+        Scope::ProfileRead,
+        Scope::ProfileWrite,
+        Scope::NotesRead,
+        Scope::NotesWrite,
+    ];
 
     /// The wire name, as in the `scope` claim and parameter.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::ProfileRead => "profile:read",
+            Scope::ProfileWrite => "profile:write",
             Scope::NotesRead => "notes:read",
             Scope::NotesWrite => "notes:write",
+            Scope::StatsRead => "stats:read",
         }
     }
 
@@ -37,9 +63,39 @@ impl std::fmt::Display for Scope {
     }
 }
 
-/// The grant of a new user: every scope.
+/// The grant of a new user: `Scope::DEFAULT`.
 pub fn default_grant() -> String {
+    join(Scope::DEFAULT)
+}
+
+/// Every known scope as one scope string: what a request or the CLI may name.
+pub fn catalogue() -> String {
     join(&Scope::ALL)
+}
+
+/// `granted` with `added` scopes joined in (canonical order); every name must
+/// be known.
+pub fn with(granted: &str, added: &[Scope]) -> String {
+    let mut scopes: Vec<Scope> = split(granted).filter_map(Scope::parse).collect();
+    scopes.extend_from_slice(added);
+    canonical(&scopes)
+}
+
+/// `granted` without `removed`.
+pub fn without(granted: &str, removed: &[Scope]) -> String {
+    let scopes: Vec<Scope> = split(granted)
+        .filter_map(Scope::parse)
+        .filter(|s| !removed.contains(s))
+        .collect();
+    canonical(&scopes)
+}
+
+fn canonical(scopes: &[Scope]) -> String {
+    let ordered: Vec<Scope> = Scope::ALL
+        .into_iter()
+        .filter(|s| scopes.contains(s))
+        .collect();
+    join(&ordered)
 }
 
 fn join(scopes: &[Scope]) -> String {
@@ -96,11 +152,7 @@ pub fn narrow(requested: Option<&str>, granted: &str) -> Result<String, ScopeErr
             out
         }
     };
-    let canonical: Vec<Scope> = Scope::ALL
-        .into_iter()
-        .filter(|s| wanted.contains(s))
-        .collect();
-    Ok(join(&canonical))
+    Ok(canonical(&wanted))
 }
 
 #[cfg(test)]
@@ -133,6 +185,29 @@ mod tests {
             narrow(Some(Scope::NotesWrite.as_str()), Scope::NotesRead.as_str()),
             Err(ScopeError::NotGranted(_))
         ));
+    }
+
+    #[test]
+    fn scopes_are_granted_and_taken_one_at_a_time() {
+        let read = Scope::NotesRead.as_str();
+        assert_eq!(
+            with(read, &[Scope::ProfileRead]),
+            format!("profile:read {read}")
+        );
+        assert_eq!(
+            with(read, &[Scope::NotesRead]),
+            read,
+            "granting twice is once"
+        );
+        assert_eq!(
+            without(&default_grant(), &[Scope::NotesWrite, Scope::NotesRead]),
+            "profile:read profile:write"
+        );
+        // The default grant is part of the catalogue.
+        assert_eq!(
+            narrow(Some(&default_grant()), &catalogue()).unwrap(),
+            default_grant()
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod me;
 pub mod notes;
 pub mod params;
 pub mod revoke;
+pub mod stats;
 pub mod tokens;
 
 use crate::error::ApiError;

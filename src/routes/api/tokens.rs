@@ -37,7 +37,7 @@ pub fn scope_error(e: ScopeError) -> ApiError {
 /// malformed request is neither a failed login nor a spent refresh token.
 fn check_scope_syntax(params: &HashMap<String, String>) -> Result<(), ApiError> {
     let requested = params.get("scope").map(String::as_str);
-    scopes::narrow(requested, &scopes::default_grant()).map_err(scope_error)?;
+    scopes::narrow(requested, &scopes::catalogue()).map_err(scope_error)?;
     Ok(())
 }
 

@@ -52,5 +52,5 @@ pub async fn logout(
     let target = Target::One(user.session.id);
     sessions::revoke(&state, &mut conn, target, RevokeReason::Logout, &client.ip).await?;
     session.purge();
-    Ok(see_other("/login"))
+    Ok(see_other("/login?notice=signed-out"))
 }

@@ -158,5 +158,5 @@ pub async fn register(
     {
         return Err(anyhow::anyhow!("password changed while registering").into());
     }
-    Ok(see_other("/account"))
+    Ok(see_other("/account?notice=welcome"))
 }

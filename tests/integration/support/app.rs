@@ -362,6 +362,41 @@ impl TestApp {
             .await
     }
 
+    /// A new user's access token carrying exactly `scopes` (the grant may be
+    /// wider; the token is narrowed to these).
+    pub async fn bearer_with(&self, scopes: &[hybrid_auth::auth::Scope]) -> String {
+        let email = self.api_user().await;
+        let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
+        let res = self
+            .password_grant(&email, PASSWORD, Some(&wanted.join(" ")))
+            .await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        res.json()["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// A second browser on the same server: its own empty cookie jar, the
+    /// same database, state and clock.
+    pub fn another_browser(&self) -> TestApp {
+        TestApp {
+            metrics_port: self.metrics_port,
+            address: self.address.clone(),
+            clock: self.clock.clone(),
+            state: self.state.clone(),
+            client: self.client.clone(),
+            jar: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    /// A new browser, signed in as a new user: (the browser, its email).
+    pub async fn signed_in_browser(&self) -> (TestApp, String) {
+        let browser = self.another_browser();
+        let email = browser.signed_in_user().await;
+        (browser, email)
+    }
+
     /// A fresh API session: (access token, refresh token).
     pub async fn api_tokens(&self) -> (String, String) {
         let email = self.api_user().await;

@@ -5,6 +5,8 @@
 //!   with a cookie jar (re-exported here, so suites `use crate::support::*`);
 //! - `database`: the migrated template database, a fresh clone of it per
 //!   test, and `DbProxy`, a TCP proxy a test can cut;
+//! - `in_process`: `InProcess`, the app under `init_service` (no socket)
+//!   with a user and a bearer token already in it;
 //! - `forge`: the active signing key, a JWS signer, `Forge` (a real token
 //!   re-signed with edits) and the `invalid_token` assertion;
 //! - `smtp`: `SmtpReceiver`, an in-process SMTP server recording the mails
@@ -14,6 +16,7 @@
 pub mod app;
 pub mod database;
 pub mod forge;
+pub mod in_process;
 pub mod smtp;
 pub mod webdriver;
 

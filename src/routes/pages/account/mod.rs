@@ -171,8 +171,9 @@ pub async fn revoke_one(
     }
     if id == user.session.id {
         session.purge();
+        return Ok(see_other("/login?notice=signed-out"));
     }
-    Ok(see_other("/account"))
+    Ok(see_other("/account?notice=session-revoked"))
 }
 
 pub async fn revoke_others(
@@ -188,7 +189,7 @@ pub async fn revoke_others(
             next: "/account".to_owned(),
         });
     }
-    Ok(see_other("/account"))
+    Ok(see_other("/account?notice=others-signed-out"))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -197,6 +198,7 @@ pub struct PasswordForm {
     csrf_token: String,
     current_password: String,
     new_password: String,
+    password_confirm: String,
 }
 
 pub async fn change_password(
@@ -208,6 +210,10 @@ pub async fn change_password(
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
     let form = form.into_inner();
+    if form.new_password != form.password_confirm {
+        let message = Some("The two new passwords do not match.".to_owned());
+        return account_page(&req, &state, &user, StatusCode::BAD_REQUEST, message).await;
+    }
     let outcome = account::change_password(
         &state,
         &user,
@@ -217,7 +223,7 @@ pub async fn change_password(
     )
     .await?;
     let (status, message) = match outcome {
-        PasswordChange::Changed => return Ok(see_other("/account")),
+        PasswordChange::Changed => return Ok(see_other("/account?notice=password-changed")),
         PasswordChange::Throttled(secs) => {
             let message = Some(throttled_message(secs));
             let mut res =

@@ -1,0 +1,1 @@
+UPDATE users SET scopes = btrim(regexp_replace(' ' || scopes || ' ', ' profile:write ', ' '), ' ');
