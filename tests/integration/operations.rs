@@ -18,7 +18,7 @@ pub struct Run {
 /// Runs the `hybrid-auth` binary with `args` against `database_url`, feeding
 /// `stdin`, off the test's runtime thread.
 pub async fn cli(database_url: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hybrid-auth"));
+    let mut cmd = Command::new(crate::support::binary());
     cmd.args(args)
         .env("DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")

@@ -28,7 +28,7 @@ async fn start(env: &[(&str, &str)]) -> Server {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let database = format!("{}/{}", server_url(), fresh_database());
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hybrid-auth"));
+    let mut cmd = Command::new(crate::support::binary());
     cmd.arg("serve")
         .env("DATABASE_URL", &database)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))

@@ -21,3 +21,9 @@ pub mod smtp;
 pub mod webdriver;
 
 pub use app::*;
+
+/// The app's binary, built by cargo for the tests (named like the package,
+/// so a project renamed with `hybrid-auth rename` finds its own).
+pub fn binary() -> &'static str {
+    env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")))
+}
