@@ -27,6 +27,9 @@ diesel::table! {
         revoked_reason -> Nullable<Text>,
         user_agent -> Text,
         ip -> Text,
+        aal -> Int2,
+        amr -> Text,
+        auth_time -> Timestamptz,
     }
 }
 

@@ -23,6 +23,12 @@ pub struct SessionRow {
     pub revoked_reason: Option<String>,
     pub user_agent: String,
     pub ip: String,
+    /// Authentication assurance level: 1 or 2.
+    pub aal: i16,
+    /// RFC 8176 methods proven, space-separated (`pwd`, `otp`, `hwk`, `mfa`).
+    pub amr: String,
+    /// The last sign-in or re-authentication of this session.
+    pub auth_time: OffsetDateTime,
 }
 
 impl SessionRow {
@@ -45,6 +51,9 @@ pub struct NewSession<'a> {
     pub absolute_expires_at: OffsetDateTime,
     pub user_agent: &'a str,
     pub ip: &'a str,
+    pub aal: i16,
+    pub amr: &'a str,
+    pub auth_time: OffsetDateTime,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, new: &NewSession<'_>) -> QueryResult<()> {

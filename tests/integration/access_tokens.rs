@@ -379,3 +379,56 @@ async fn garbage_kids_trigger_at_most_one_key_reload() {
         "the slot was claimed once"
     );
 }
+
+#[actix_web::test]
+async fn tokens_say_how_their_session_was_authenticated_and_refresh_keeps_it() {
+    let app = spawn_app().await;
+    let email = app.api_user().await;
+    let signed_in_at = app.clock.unix();
+    let res = app.password_grant(&email, PASSWORD, None).await;
+    let json = res.json();
+    let access = json["access_token"].as_str().unwrap().to_owned();
+    let refresh = json["refresh_token"].as_str().unwrap().to_owned();
+    let claims = jwt_part(&access, 1);
+    assert_eq!(claims["acr"], "aal1");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    let auth_time = claims["auth_time"].as_i64().unwrap();
+    assert!(
+        (auth_time - signed_in_at).abs() <= 1,
+        "{auth_time} vs {signed_in_at}"
+    );
+
+    // /api/v1/ping shows them too.
+    let ping = app.api_get("/api/v1/ping", &access).await.json();
+    assert_eq!(ping["acr"], "aal1");
+    assert_eq!(ping["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(ping["auth_time"], auth_time);
+
+    // A refresh an hour later copies them: signing in is what sets auth_time.
+    app.clock.advance(Duration::hours(1));
+    let res = app.refresh_grant(&refresh, None).await;
+    let refreshed = res.json()["access_token"].as_str().unwrap().to_owned();
+    let claims = jwt_part(&refreshed, 1);
+    assert_eq!(claims["auth_time"], auth_time);
+    assert_eq!(claims["acr"], "aal1");
+    assert!(claims["iat"].as_i64().unwrap() >= auth_time + 3600);
+}
+
+#[actix_web::test]
+async fn a_browser_token_carries_its_web_session_assurance() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let signed_in_at = app.clock.unix();
+    app.clock.advance(Duration::minutes(5));
+    let csrf = app.csrf_for("/account").await;
+    let res = app
+        .post("/auth/token")
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await;
+    let token = res.json()["access_token"].as_str().unwrap().to_owned();
+    let claims = jwt_part(&token, 1);
+    assert_eq!(claims["acr"], "aal1");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    assert!((claims["auth_time"].as_i64().unwrap() - signed_in_at).abs() <= 1);
+}

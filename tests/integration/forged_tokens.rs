@@ -202,7 +202,18 @@ fn bad_claims(forge: &Forge) -> Vec<Case> {
     ];
     cases.extend(
         [
-            "iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp", "scope",
+            "iss",
+            "aud",
+            "sub",
+            "sid",
+            "jti",
+            "iat",
+            "nbf",
+            "exp",
+            "scope",
+            "acr",
+            "amr",
+            "auth_time",
         ]
         .into_iter()
         .map(|claim| {

@@ -31,6 +31,34 @@ pub struct ClientInfo {
     pub user_agent: String,
 }
 
+/// How a session was authenticated, as its row and every token of it record
+/// it: the assurance level and the RFC 8176 methods (space-separated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assurance {
+    pub aal: i16,
+    pub amr: &'static str,
+}
+
+impl Assurance {
+    /// A password sign-in alone.
+    pub const PASSWORD: Assurance = Assurance { aal: 1, amr: "pwd" };
+}
+
+/// The `acr` claim of a session: `"aal1"` or `"aal2"`.
+pub fn acr(session: &SessionRow) -> String {
+    format!("aal{}", session.aal)
+}
+
+/// The `amr` claim of a session: its methods as a list.
+pub fn amr(session: &SessionRow) -> Vec<String> {
+    session
+        .amr
+        .split(' ')
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 pub const TOUCH_INTERVAL: Duration = Duration::minutes(1);
 
 /// ...and at most every quarter of the idle timeout, so that a session in
@@ -102,6 +130,9 @@ pub async fn create(
             absolute_expires_at: absolute,
             user_agent: &client.user_agent,
             ip: &client.ip,
+            aal: Assurance::PASSWORD.aal,
+            amr: Assurance::PASSWORD.amr,
+            auth_time: now,
         };
         rows::insert(conn, &new).await?;
         auth_events::record(

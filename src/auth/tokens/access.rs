@@ -31,6 +31,15 @@ pub struct Minted {
 
 /// Signs an access token for session `sid` of user `sub`. `exp` is
 /// now + ACCESS_TOKEN_TTL, but never past `session_absolute_expiry`.
+/// What a token says about its session besides its id: when it ends at the
+/// latest and how it was authenticated.
+pub struct SessionFacts {
+    pub absolute_expiry: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+    pub auth_time: i64,
+}
+
 pub fn mint(
     ring: &KeyRing,
     settings: &Settings,
@@ -38,9 +47,9 @@ pub fn mint(
     sub: Uuid,
     sid: Uuid,
     scope: &str,
-    session_absolute_expiry: i64,
+    session: SessionFacts,
 ) -> anyhow::Result<Minted> {
-    let exp = (now + settings.access_token_ttl.whole_seconds()).min(session_absolute_expiry);
+    let exp = (now + settings.access_token_ttl.whole_seconds()).min(session.absolute_expiry);
     let claims = AccessClaims {
         iss: settings.public_url.clone(),
         aud: Audience::One(settings.jwt_audience.clone()),
@@ -51,6 +60,9 @@ pub fn mint(
         nbf: now,
         exp,
         scope: scope.to_owned(),
+        acr: session.acr,
+        amr: session.amr,
+        auth_time: session.auth_time,
     };
     let (kid, key) = ring.signing_key(now);
     let mut header = Header::new(Algorithm::EdDSA);
@@ -152,7 +164,12 @@ pub fn mint_for_session(
         session.user_id,
         session.id,
         scope,
-        session.absolute_expires_at.unix_timestamp(),
+        SessionFacts {
+            absolute_expiry: session.absolute_expires_at.unix_timestamp(),
+            acr: crate::auth::sessions::acr(session),
+            amr: crate::auth::sessions::amr(session),
+            auth_time: session.auth_time.unix_timestamp(),
+        },
     )
 }
 
@@ -327,7 +344,12 @@ mod tests {
             Uuid::new_v4(),
             sid,
             "profile:read",
-            i64::MAX,
+            SessionFacts {
+                absolute_expiry: i64::MAX,
+                acr: "aal1".into(),
+                amr: vec!["pwd".into()],
+                auth_time: now,
+            },
         )
         .unwrap();
         assert_eq!(

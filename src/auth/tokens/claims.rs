@@ -15,6 +15,12 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub scope: String,
+    /// How the session was authenticated: `"aal1"` or `"aal2"`.
+    pub acr: String,
+    /// RFC 8176 authentication methods (`pwd`, `otp`, `hwk`, `mfa`).
+    pub amr: Vec<String>,
+    /// NumericDate of the session's last sign-in or re-authentication.
+    pub auth_time: i64,
 }
 
 /// `aud` may be a string or an array of strings (RFC 7519 §4.1.3).

@@ -1,5 +1,6 @@
 //! `GET /api/v1/me` (scope `profile:read`) and `GET /api/v1/ping` (any scope,
-//! answered from the verified token alone).
+//! answered from the verified token alone, how the session was authenticated
+//! included).
 
 use crate::auth::{AppState, Bearer, Scope};
 use crate::db::{self, users};
@@ -26,6 +27,9 @@ struct Ping<'a> {
     sid: uuid::Uuid,
     scope: &'a str,
     exp: i64,
+    acr: &'a str,
+    amr: &'a [String],
+    auth_time: i64,
 }
 
 pub async fn ping(auth: Bearer) -> HttpResponse {
@@ -35,5 +39,8 @@ pub async fn ping(auth: Bearer) -> HttpResponse {
         sid: c.sid,
         scope: &c.scope,
         exp: c.exp,
+        acr: &c.acr,
+        amr: &c.amr,
+        auth_time: c.auth_time,
     })
 }
