@@ -75,6 +75,9 @@ pub struct Settings {
     pub jwt_audience: String,
     pub registration_open: bool,
     pub login_max_failures: u32,
+    /// How recent a session's authentication must be for a sensitive action
+    /// (REAUTH_WINDOW), e.g. deleting the account through the API.
+    pub reauth_window: Duration,
     /// Peers whose `X-Forwarded-For` is believed (TRUSTED_PROXIES, comma-separated IPs).
     pub trusted_proxies: Vec<IpAddr>,
     /// Optional overrides of the secrets otherwise generated and kept in Postgres
@@ -333,6 +336,7 @@ impl Settings {
             mail_outbox_dir: text("MAIL_OUTBOX_DIR", "mail-outbox"),
             mail_from: text("MAIL_FROM", "hybrid-auth <no-reply@localhost>"),
             password_reset_ttl: positive("PASSWORD_RESET_TTL", "30m")?,
+            reauth_window: positive("REAUTH_WINDOW", "10m")?,
             email_verify_ttl: positive("EMAIL_VERIFY_TTL", "24h")?,
             email_verification_required: match text("EMAIL_VERIFICATION", "optional").trim() {
                 "optional" => false,

@@ -182,6 +182,14 @@ pub enum ApiError {
     /// 403 `insufficient_scope`.
     #[error("insufficient scope, needs {0}")]
     InsufficientScope(&'static str),
+    /// 401 `insufficient_user_authentication` (RFC 9470): the token's
+    /// authentication is older than `max_age` seconds (or, with `acr`, of a
+    /// lower level than `acr`).
+    #[error("insufficient user authentication")]
+    InsufficientUserAuthentication {
+        max_age: i64,
+        acr: Option<&'static str>,
+    },
     /// 400 `invalid_request` for bad JSON API input.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -267,9 +275,10 @@ impl ResponseError for ApiError {
             ApiError::OAuth { .. } | ApiError::BadHeader(_) | ApiError::InvalidRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
-            ApiError::NoToken | ApiError::InvalidToken(_) | ApiError::LoginRequired => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::NoToken
+            | ApiError::InvalidToken(_)
+            | ApiError::LoginRequired
+            | ApiError::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -289,6 +298,10 @@ impl ResponseError for ApiError {
             ApiError::InsufficientScope(s) => (
                 "insufficient_scope",
                 format!("this request needs the scope {s}"),
+            ),
+            ApiError::InsufficientUserAuthentication { .. } => (
+                "insufficient_user_authentication",
+                "a more recent authentication is required; sign in again".into(),
             ),
             ApiError::InvalidRequest(d) => ("invalid_request", d.clone()),
             ApiError::LoginRequired => ("login_required", "no live session; sign in again".into()),
@@ -341,6 +354,18 @@ impl ResponseError for ApiError {
                     header::WWW_AUTHENTICATE,
                     format!(
                         "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{s}\""
+                    ),
+                ));
+            }
+            ApiError::InsufficientUserAuthentication { max_age, acr } => {
+                let acr = acr
+                    .map(|a| format!(", acr_values=\"{a}\""))
+                    .unwrap_or_default();
+                res.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        "Bearer realm=\"{REALM}\", error=\"insufficient_user_authentication\", \
+                         error_description=\"{description}\", max_age=\"{max_age}\"{acr}"
                     ),
                 ));
             }

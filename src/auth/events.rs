@@ -67,6 +67,7 @@ vocabulary! {
         TokenRevoked => "token_revoked",
         Superseded => "superseded",
         RevokedByAdmin => "revoked_by_admin",
+        AccountDeleted => "account_deleted",
     }
 }
 

@@ -18,6 +18,13 @@ pub struct NewEvent<'a> {
     pub created_at: OffsetDateTime,
 }
 
+/// Deletes every event of a user (account deletion).
+pub async fn delete_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<usize> {
+    diesel::delete(auth_events::table.filter(auth_events::user_id.eq(user)))
+        .execute(conn)
+        .await
+}
+
 pub async fn record(conn: &mut AsyncPgConnection, event: NewEvent<'_>) -> QueryResult<()> {
     diesel::insert_into(auth_events::table)
         .values(&event)

@@ -114,6 +114,13 @@ pub async fn mark_given_up(
     Ok(())
 }
 
+/// Deletes every mail to `recipient`, sent or not (account deletion).
+pub async fn delete_to(conn: &mut AsyncPgConnection, recipient: &str) -> QueryResult<usize> {
+    diesel::delete(mail_outbox::table.filter(mail_outbox::recipient.eq(recipient)))
+        .execute(conn)
+        .await
+}
+
 /// Deletes mails delivered before `before` (housekeeping).
 pub async fn delete_sent_before(
     conn: &mut AsyncPgConnection,

@@ -92,6 +92,23 @@ pub async fn set_password_hash(
 
 /// The stored password hash, locking the user row for the rest of the
 /// transaction (so a concurrent password change waits or is seen).
+/// The user, locked for the rest of the transaction.
+pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Deletes the user; their sessions, refresh tokens, notes and links go with
+/// the row (foreign keys).
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    diesel::delete(users::table.find(id)).execute(conn).await
+}
+
 pub async fn password_hash_for_update(
     conn: &mut AsyncPgConnection,
     id: Uuid,

@@ -24,6 +24,7 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
         .route("/auth/revoke", post().to(api::revoke::revoke))
         .route("/auth/logout", post().to(api::revoke::logout))
         .route("/me", get().to(api::me::me))
+        .route("/me", delete().to(api::me::delete_me))
         .route("/ping", get().to(api::me::ping))
         .route("/notes", get().to(api::notes::list))
         .route("/notes", post().to(api::notes::create))

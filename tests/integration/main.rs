@@ -14,6 +14,7 @@ mod account;
 mod bad_input;
 mod browser;
 mod caches;
+mod deletion;
 mod forged_tokens;
 mod in_process;
 mod lifecycle;

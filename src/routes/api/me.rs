@@ -2,7 +2,7 @@
 //! answered from the verified token alone, how the session was authenticated
 //! included).
 
-use crate::auth::{AppState, Bearer, Scope};
+use crate::auth::{account, AppState, Bearer, ClientInfo, Scope};
 use crate::db::{self, users};
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};
@@ -19,6 +19,26 @@ pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse
         "session_id": auth.session_id(),
         "scope": auth.claims().scope,
     })))
+}
+
+/// `DELETE /api/v1/me` (scope `profile:write`): deletes the account, 204.
+/// A sensitive action: the token's `auth_time` must be within REAUTH_WINDOW,
+/// else RFC 9470's `insufficient_user_authentication` challenge with
+/// `max_age`, and the client signs in again (password grant) to step up.
+pub async fn delete_me(
+    state: web::Data<AppState>,
+    auth: Bearer,
+    client: ClientInfo,
+) -> Result<HttpResponse, ApiError> {
+    auth.require(Scope::ProfileWrite)?;
+    if !account::recently_authenticated(&state, auth.claims().auth_time, state.clock.now()) {
+        return Err(ApiError::InsufficientUserAuthentication {
+            max_age: state.settings.reauth_window.whole_seconds(),
+            acr: None,
+        });
+    }
+    account::delete_account(&state, auth.user_id(), &client.ip).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(serde::Serialize)]

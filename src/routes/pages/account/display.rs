@@ -204,6 +204,7 @@ fn session_end_reason(reason: RevokeReason) -> &'static str {
         RevokeReason::TokenRevoked => "Session revoked by its client",
         RevokeReason::Superseded => "Session replaced by a new sign-in",
         RevokeReason::RevokedByAdmin => "Session ended by an administrator",
+        RevokeReason::AccountDeleted => "Session ended: the account was deleted",
     }
 }
 
