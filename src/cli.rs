@@ -298,6 +298,11 @@ async fn find_user(conn: &mut db::PgConn, email: &str) -> anyhow::Result<users::
 async fn user(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
     let mut conn = connect(settings).await?;
     let now = Clock::system().now();
+    // grant-scope adds to the grant, revoke-scope takes away.
+    let change: fn(&str, &[Scope]) -> String = match command {
+        UserCommand::RevokeScope { .. } => scopes::without,
+        _ => scopes::with,
+    };
     match command {
         UserCommand::Create {
             email,
@@ -333,18 +338,9 @@ async fn user(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
                 new.id
             );
         }
-        UserCommand::GrantScope { email, scopes } => {
+        UserCommand::GrantScope { email, scopes } | UserCommand::RevokeScope { email, scopes } => {
             let user = find_user(&mut conn, &email).await?;
-            let grant = scopes::with(&user.scopes, &known_scopes(&scopes)?);
-            users::set_scopes(&mut conn, user.id, &grant, now).await?;
-            println!(
-                "{}: scopes now `{grant}` (from the next sign-in)",
-                user.email
-            );
-        }
-        UserCommand::RevokeScope { email, scopes } => {
-            let user = find_user(&mut conn, &email).await?;
-            let grant = scopes::without(&user.scopes, &known_scopes(&scopes)?);
+            let grant = change(&user.scopes, &known_scopes(&scopes)?);
             users::set_scopes(&mut conn, user.id, &grant, now).await?;
             println!(
                 "{}: scopes now `{grant}` (from the next sign-in)",

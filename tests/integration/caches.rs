@@ -15,6 +15,24 @@ fn one_byte_off(token: &str) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
+/// A new active key, the key `kid` gone from the table, and the keys
+/// reloaded (which prunes the token cache).
+async fn key_leaves_the_ring(app: &TestApp, kid: &str) {
+    let mut conn = app.conn().await;
+    let retention =
+        hybrid_auth::auth::tokens::keys::retention(Duration::minutes(15), Duration::seconds(30));
+    hybrid_auth::auth::tokens::keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
+        .await
+        .unwrap();
+    diesel::sql_query(format!("DELETE FROM signing_keys WHERE kid = '{kid}'"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    hybrid_auth::auth::tokens::access::reload_keys(&app.state, &mut conn)
+        .await
+        .unwrap();
+}
+
 #[actix_web::test]
 async fn a_token_one_byte_off_a_cached_one_is_verified_afresh_and_refused() {
     let app = spawn_app().await;
@@ -93,19 +111,7 @@ async fn cached_tokens_of_a_key_that_leaves_the_ring_stop_working() {
     let kid = jwt_part(&access, 0)["kid"].as_str().unwrap().to_owned();
 
     // A new active key, and the old one gone from the table.
-    let mut conn = app.conn().await;
-    let retention =
-        hybrid_auth::auth::tokens::keys::retention(Duration::minutes(15), Duration::seconds(30));
-    hybrid_auth::auth::tokens::keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
-        .await
-        .unwrap();
-    diesel::sql_query(format!("DELETE FROM signing_keys WHERE kid = '{kid}'"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    hybrid_auth::auth::tokens::access::reload_keys(&app.state, &mut conn)
-        .await
-        .unwrap();
+    key_leaves_the_ring(&app, &kid).await;
 
     assert!(app.state.token_cache.is_empty());
     let res = app.api_get("/api/v1/ping", &access).await;
@@ -272,19 +278,7 @@ async fn a_token_cached_against_an_older_key_ring_is_refused() {
         .token_cache
         .get_if(&cache_key, |_| true)
         .expect("the verified token is cached");
-    let mut conn = app.conn().await;
-    let retention =
-        hybrid_auth::auth::tokens::keys::retention(Duration::minutes(15), Duration::seconds(30));
-    hybrid_auth::auth::tokens::keys::rotate(&mut conn, app.clock.now(), retention, Duration::ZERO)
-        .await
-        .unwrap();
-    diesel::sql_query(format!("DELETE FROM signing_keys WHERE kid = '{kid}'"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    hybrid_auth::auth::tokens::access::reload_keys(&app.state, &mut conn)
-        .await
-        .unwrap();
+    key_leaves_the_ring(&app, &kid).await;
     app.state.token_cache.insert(cache_key, cached);
 
     let res = app.api_get("/api/v1/ping", &access).await;

@@ -19,6 +19,15 @@ async fn forgot(app: &TestApp, email: &str) -> Response {
         .await
 }
 
+/// The app with its mail going to a real SMTP receiver.
+async fn app_with_smtp() -> (TestApp, SmtpReceiver) {
+    let smtp = SmtpReceiver::start().await;
+    let port = smtp.port;
+    let app =
+        spawn_app_with(|s| s.mail_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
+    (app, smtp)
+}
+
 /// Every body stored in the outbox, text and HTML, as one string.
 async fn stored_bodies(app: &TestApp) -> String {
     #[derive(diesel::QueryableByName)]
@@ -37,10 +46,7 @@ async fn stored_bodies(app: &TestApp) -> String {
 
 #[actix_web::test]
 async fn a_delivered_mail_leaves_no_link_token_in_the_database() {
-    let smtp = SmtpReceiver::start().await;
-    let port = smtp.port;
-    let app =
-        spawn_app_with(|s| s.mail_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
+    let (app, smtp) = app_with_smtp().await;
     let email = app.api_user().await;
     assert_eq!(forgot(&app, &email).await.status, StatusCode::OK);
 
@@ -121,11 +127,8 @@ async fn a_mail_that_keeps_failing_is_given_up_blanked_and_counted() {
 
 #[actix_web::test]
 async fn a_mail_to_an_address_the_mailer_refuses_is_given_up_at_once() {
-    let smtp = SmtpReceiver::start().await;
-    let port = smtp.port;
-    let app =
-        spawn_app_with(|s| s.mail_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
-    // A row as an older version could have queued it.
+    let (app, _smtp) = app_with_smtp().await; // kept alive: the mailer sends to it
+                                              // A row as an older version could have queued it.
     let mut conn = app.conn().await;
     diesel::sql_query(
         "INSERT INTO mail_outbox (recipient, subject, body_text, body_html, created_at, next_attempt_at) \

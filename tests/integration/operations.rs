@@ -324,7 +324,7 @@ async fn a_retired_key_stops_verifying_on_the_running_app_within_a_second() {
 
     // The signing key cannot be retired…
     let refused = app_cli(&app, &["keys", "retire", &old_kid], "").await;
-    assert_eq!(refused.code, 1);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(refused.stderr.contains("rotate --now"));
     // …so rotate at once first, then retire the old key.
     assert_eq!(

@@ -347,11 +347,19 @@ impl TestApp {
         password: &str,
         scope: Option<&str>,
     ) -> Response {
-        let mut fields = vec![
-            ("grant_type", "password"),
-            ("username", email),
-            ("password", password),
-        ];
+        self.token_grant(
+            vec![
+                ("grant_type", "password"),
+                ("username", email),
+                ("password", password),
+            ],
+            scope,
+        )
+        .await
+    }
+
+    /// `POST /api/v1/auth/token` with `fields` (and `scope`, if given).
+    async fn token_grant(&self, mut fields: Vec<(&str, &str)>, scope: Option<&str>) -> Response {
         if let Some(s) = scope {
             fields.push(("scope", s));
         }
@@ -422,18 +430,14 @@ impl TestApp {
 
     /// The refresh grant.
     pub async fn refresh_grant(&self, refresh_token: &str, scope: Option<&str>) -> Response {
-        let mut fields = vec![
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ];
-        if let Some(s) = scope {
-            fields.push(("scope", s));
-        }
-        self.post("/api/v1/auth/token")
-            .no_cookies()
-            .form(&fields)
-            .send()
-            .await
+        self.token_grant(
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+            scope,
+        )
+        .await
     }
 
     /// `POST /api/v1/auth/logout` with a bearer token.
