@@ -384,6 +384,16 @@ impl Settings {
         }
     }
 
+    /// The cookie that carries a sign-in between its password and its
+    /// second factor.
+    pub fn pending_cookie_name(&self) -> &'static str {
+        if self.cookie_secure {
+            "__Host-mfa-pending"
+        } else {
+            "mfa-pending"
+        }
+    }
+
     pub fn csrf_cookie_name(&self) -> &'static str {
         if self.cookie_secure {
             "__Host-csrf"

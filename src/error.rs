@@ -33,6 +33,10 @@ pub enum AppError {
     /// A protected page without a live session: 303 to the login page.
     #[error("login required")]
     LoginRequired { next: String },
+    /// A sensitive action on a session whose last authentication is too old
+    /// (or too weak): 303 to the re-authentication page, nothing done.
+    #[error("re-authentication required")]
+    ReauthRequired { next: String },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -81,15 +85,21 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
+            AppError::LoginRequired { .. } | AppError::ReauthRequired { .. } => {
+                StatusCode::SEE_OTHER
+            }
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let (title, message) = match self {
-            AppError::LoginRequired { next } => {
-                let location = format!("/login?next={}", crate::web::encode_query(next));
+            AppError::LoginRequired { next } | AppError::ReauthRequired { next } => {
+                let page = match self {
+                    AppError::ReauthRequired { .. } => "/account/reauth",
+                    _ => "/login",
+                };
+                let location = format!("{page}?next={}", crate::web::encode_query(next));
                 return HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, location))
                     .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -251,6 +261,7 @@ impl From<AppError> for ApiError {
             AppError::NotFound => ApiError::NotFound,
             AppError::Forbidden(d) => ApiError::Forbidden(d),
             AppError::LoginRequired { .. } => ApiError::LoginRequired,
+            AppError::ReauthRequired { .. } => ApiError::LoginRequired,
         }
     }
 }

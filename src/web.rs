@@ -70,6 +70,13 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         }
         "session-revoked" => "Session revoked: its cookie and its tokens no longer work.",
         "others-signed-out" => "Your other sessions were signed out.",
+        "mfa-enabled" => {
+            "Two-factor authentication is on. Your other sessions were signed out."
+        }
+        "mfa-disabled" => {
+            "The authenticator app was removed. Your other sessions were signed out."
+        }
+        "account-deleted" => "Your account and everything in it was deleted.",
         _ => return None,
     })
 }

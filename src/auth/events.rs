@@ -51,6 +51,14 @@ vocabulary! {
         RefreshTokenReuse => "refresh_token_reuse",
         EmailVerified => "email_verified",
         VerificationSent => "verification_sent",
+        MfaEnabled => "mfa_enabled",
+        MfaDisabled => "mfa_disabled",
+        MfaFailed => "mfa_failed",
+        RecoveryCodeUsed => "recovery_code_used",
+        RecoveryCodesRegenerated => "recovery_codes_regenerated",
+        PasskeyAdded => "passkey_added",
+        PasskeyRemoved => "passkey_removed",
+        Reauthenticated => "reauthenticated",
     }
 }
 
@@ -68,6 +76,7 @@ vocabulary! {
         Superseded => "superseded",
         RevokedByAdmin => "revoked_by_admin",
         AccountDeleted => "account_deleted",
+        MfaChanged => "mfa_changed",
     }
 }
 

@@ -33,6 +33,6 @@ pub use email::Email;
 pub use error::AuthError;
 pub use events::{AuthEvent, RevokeReason};
 pub use http::{Bearer, CurrentUser, MaybeUser, TypedSession};
-pub use sessions::{ClientInfo, Kind, Target};
+pub use sessions::{Assurance, ClientInfo, Kind, Target};
 pub use state::AppState;
 pub use tokens::{Scope, ScopeError};

@@ -18,6 +18,9 @@ pub struct Secrets {
     pub csrf_key: SecretSlice<u8>,
     /// Derives refresh-token successors.
     pub refresh_mac_key: SecretSlice<u8>,
+    /// Seals second-factor secrets (TOTP) at rest and keys the pending
+    /// second-step cookie (32 bytes).
+    pub factor_key: SecretSlice<u8>,
 }
 
 impl Secrets {
@@ -38,6 +41,7 @@ impl Secrets {
             csrf_key: shared(conn, &settings.csrf_key, "csrf_key", 32, now).await?,
             refresh_mac_key: shared(conn, &settings.refresh_mac_key, "refresh_mac_key", 32, now)
                 .await?,
+            factor_key: shared(conn, &None, "factor_key", 32, now).await?,
         })
     }
 }

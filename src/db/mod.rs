@@ -7,6 +7,7 @@
 pub mod account_tokens;
 pub mod app_secrets;
 pub mod auth_events;
+pub mod factors;
 pub mod login_failures;
 pub mod mail_outbox;
 pub mod notes;

@@ -130,7 +130,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_factors (user_id) {
+        user_id -> Uuid,
+        secret_sealed -> Bytea,
+        last_step -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Int8,
+        user_id -> Uuid,
+        code_hash -> Bytea,
+        created_at -> Timestamptz,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(totp_factors -> users (user_id));
+diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(notes -> users (user_id));
@@ -145,5 +166,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     notes,
     mail_outbox,
-    account_tokens
+    account_tokens,
+    totp_factors,
+    recovery_codes
 );

@@ -267,3 +267,36 @@ pub async fn delete_dead_before(
     .execute(conn)
     .await
 }
+
+/// Sets how a live session was authenticated (re-authentication, a second
+/// factor enabled or removed); `false` when the session is no longer live.
+pub async fn set_assurance(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    aal: i16,
+    amr: &str,
+    auth_time: Option<OffsetDateTime>,
+) -> QueryResult<bool> {
+    let target = sessions::table
+        .filter(sessions::id.eq(id))
+        .filter(sessions::revoked_at.is_null());
+    let n = match auth_time {
+        Some(t) => {
+            diesel::update(target)
+                .set((
+                    sessions::aal.eq(aal),
+                    sessions::amr.eq(amr),
+                    sessions::auth_time.eq(t),
+                ))
+                .execute(conn)
+                .await?
+        }
+        None => {
+            diesel::update(target)
+                .set((sessions::aal.eq(aal), sessions::amr.eq(amr)))
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(n == 1)
+}

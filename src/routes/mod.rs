@@ -35,13 +35,15 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
 
 /// Routes behind the session cookie (HTML pages, and the browser's refresh).
 pub fn page_routes(cfg: &mut web::ServiceConfig) {
-    use pages::{account, email_verification as verify, home, login, logout};
+    use pages::{account, email_verification as verify, home, login, login_mfa, logout};
     use pages::{password_reset as reset, refresh_demo, register};
     cfg.route("/", get().to(home::home))
         .route("/register", get().to(register::register_form))
         .route("/register", post().to(register::register))
         .route("/login", get().to(login::login_form))
         .route("/login", post().to(login::login))
+        .route("/login/mfa", get().to(login_mfa::mfa_form))
+        .route("/login/mfa", post().to(login_mfa::mfa))
         .route("/logout", get().to(logout::logout_form))
         .route("/logout", post().to(logout::logout))
         .route("/account", get().to(account::account))
@@ -54,6 +56,16 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
             post().to(account::revoke_one),
         )
         .route("/account/password", post().to(account::change_password))
+        .route("/account/delete", post().to(account::delete))
+        .route("/account/reauth", get().to(account::reauth::reauth_form))
+        .route("/account/reauth", post().to(account::reauth::reauth))
+        .route("/account/mfa/totp", get().to(account::mfa::setup_form))
+        .route("/account/mfa/totp", post().to(account::mfa::enable))
+        .route("/account/mfa/totp/delete", post().to(account::mfa::disable))
+        .route(
+            "/account/mfa/recovery-codes",
+            post().to(account::mfa::regenerate_codes),
+        )
         .route("/refresh", get().to(refresh_demo::refresh_demo))
         .route("/auth/token", post().to(browser_token::browser_token))
         .route("/password/forgot", get().to(reset::forgot_form))

@@ -451,6 +451,7 @@ async fn the_account_page_lists_a_bounded_number_of_sessions() {
             hybrid_auth::auth::Kind::Api,
             &user.scopes,
             &client(),
+            hybrid_auth::auth::sessions::Assurance::PASSWORD,
         )
         .await
         .unwrap();

@@ -45,14 +45,23 @@ async fn a_fresh_token_deletes_the_account_and_everything_that_is_theirs() {
         app.refresh_grant(&refresh, None).await.status,
         StatusCode::BAD_REQUEST
     );
-    // Nothing of theirs is left.
+    // Nothing of theirs is left, but the notice that tells them so (their
+    // queued verification mail is gone).
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT count(*) AS n FROM mail_outbox WHERE subject <> 'Your account was deleted'"
+        )
+        .await,
+        0
+    );
     for table in [
         "users",
         "sessions",
         "notes",
         "auth_events",
-        "mail_outbox",
         "refresh_tokens",
+        "totp_factors",
+        "recovery_codes",
     ] {
         assert_eq!(
             app.scalar_i64(&format!("SELECT count(*) AS n FROM {table}"))

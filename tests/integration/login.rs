@@ -255,6 +255,7 @@ async fn a_session_is_not_opened_with_a_password_that_just_changed() {
         hybrid_auth::auth::sessions::Kind::Web,
         Scope::ProfileRead.as_str(),
         &client,
+        hybrid_auth::auth::sessions::Assurance::PASSWORD,
     )
     .await
     .unwrap();

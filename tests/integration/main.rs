@@ -20,6 +20,7 @@ mod in_process;
 mod lifecycle;
 mod login;
 mod mail;
+mod mfa;
 mod notes;
 mod operations;
 mod outage;

@@ -4,9 +4,11 @@
 //! browser lands where it should and the page then says what it should.
 //! (The reset-by-mail flow and the refresh demo are in `browser.rs`.)
 
+use crate::support::factors::code_now;
 use crate::support::smtp::{link, SmtpReceiver};
 use crate::support::webdriver::Browser;
 use crate::support::*;
+use hybrid_auth::auth::credentials::totp;
 use std::time::Duration;
 
 /// An app whose PUBLIC_URL is the origin the browser loads it from, with
@@ -215,5 +217,145 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
     browser.wait_for_url("/login?notice=signed-out").await;
     sign_in(&app, &browser, &email, new_password).await;
     browser.wait_for_url("/account").await;
+    browser.quit().await;
+}
+
+/// Turns on the authenticator app from the account page, as a person does:
+/// the key read off the page, the code typed. Returns the secret.
+async fn enable_totp_in_browser(app: &TestApp, browser: &Browser) -> Vec<u8> {
+    browser.goto(&format!("{}/account", app.address)).await;
+    assert!(browser.text().await.contains("Two-factor authentication"));
+    browser.click("#setup-totp").await;
+    browser.wait_for_url("/account/mfa/totp").await;
+    assert_eq!(browser.count(".qr svg").await, 1, "the QR code is drawn");
+    let key = browser
+        .eval("return document.getElementById('totp-secret').innerText;")
+        .await;
+    let secret = totp::from_base32(key.as_str().unwrap()).expect("the key on the page");
+    browser.type_into("#code", &code_now(app, &secret)).await;
+    browser
+        .click("form[action='/account/mfa/totp'] button")
+        .await;
+    browser
+        .wait_for("the recovery codes", Duration::from_secs(10), async |b| {
+            b.count("code.recovery-code").await == 10
+        })
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("Two-factor authentication is on"));
+    browser.click("a.button[href='/account']").await;
+    browser.wait_for_url("/account").await;
+    assert_eq!(browser.count("#mfa-on").await, 1);
+    // The set-up code's step is spent; the next sign-in uses the next one.
+    app.clock.advance(time::Duration::seconds(30));
+    secret
+}
+
+#[actix_web::test]
+async fn a_user_turns_on_an_authenticator_app_and_signs_in_with_its_code() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let (app, _smtp) = app_for_the_browser(|_| {}).await;
+    let email = format!("totp-{}@example.com", uuid::Uuid::new_v4().simple());
+    fill_register(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/account?notice=welcome").await;
+    let secret = enable_totp_in_browser(&app, &browser).await;
+
+    browser.goto(&format!("{}/logout", app.address)).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_url("/login?notice=signed-out").await;
+
+    // The password leads to the second step, not to the account.
+    sign_in(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/login/mfa").await;
+    assert!(browser.text().await.contains("enter the 6-digit code"));
+    browser.goto(&format!("{}/account", app.address)).await;
+    browser.wait_for_url("/login?next=/account").await;
+    browser.goto(&format!("{}/login/mfa", app.address)).await;
+    browser.type_into("#code", "000000").await;
+    browser.click("form[action='/login/mfa'] button").await;
+    browser
+        .wait_for(
+            "the wrong-code message",
+            Duration::from_secs(10),
+            async |b| b.text().await.contains("That code is not right"),
+        )
+        .await;
+    browser.type_into("#code", &code_now(&app, &secret)).await;
+    browser.click("form[action='/login/mfa'] button").await;
+    browser.wait_for_url("/account").await;
+    let page = browser.text().await;
+    assert!(page.contains(&email), "{page}");
+    assert!(page.contains("Recovery codes left: 10 of 10"), "{page}");
+    browser.quit().await;
+}
+
+#[actix_web::test]
+async fn a_stale_session_confirms_it_is_you_then_removes_the_app_and_deletes_the_account() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let (app, smtp) = app_for_the_browser(|_| {}).await;
+    let email = format!("stale-{}@example.com", uuid::Uuid::new_v4().simple());
+    fill_register(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/account?notice=welcome").await;
+    let secret = enable_totp_in_browser(&app, &browser).await;
+
+    app.clock
+        .advance(app.state.settings.reauth_window + time::Duration::seconds(1));
+    browser
+        .click("form[action='/account/mfa/totp/delete'] button")
+        .await;
+    browser.wait_for_url("/account/reauth?next=/account").await;
+    assert!(browser.text().await.contains("Confirm it's you"));
+    browser.type_into("#password", PASSWORD).await;
+    browser.type_into("#code", &code_now(&app, &secret)).await;
+    browser.click("form[action='/account/reauth'] button").await;
+    browser.wait_for_url("/account").await;
+
+    browser
+        .click("form[action='/account/mfa/totp/delete'] button")
+        .await;
+    browser.wait_for_url("/account?notice=mfa-disabled").await;
+    assert!(browser
+        .text()
+        .await
+        .contains("The authenticator app was removed."));
+    assert_eq!(browser.count("#mfa-off").await, 1);
+
+    browser.type_into("#delete_email", &email).await;
+    browser.click("form[action='/account/delete'] button").await;
+    browser.wait_for_url("/?notice=account-deleted").await;
+    assert!(browser
+        .text()
+        .await
+        .contains("Your account and everything in it was deleted."));
+    assert_eq!(app.scalar_i64("SELECT count(*) AS n FROM users").await, 0);
+    // The owner heard of each change by mail.
+    let notices = [
+        "Two-factor authentication was turned on",
+        "An authenticator app was removed",
+        "Your account was deleted",
+    ];
+    let mut missing = Vec::new();
+    for _ in 0..500 {
+        let mails = smtp.mails();
+        missing = notices
+            .iter()
+            .filter(|s| {
+                !mails
+                    .iter()
+                    .any(|m| m.data.contains(&format!("Subject: {s}")))
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(missing.is_empty(), "notice mails missing: {missing:?}");
     browser.quit().await;
 }

@@ -1,6 +1,8 @@
 //! What a signed-in user does to their own account: change the password
 //! (which ends every other session) and revoke their sessions.
 
+use super::mails::Notice;
+use super::notices;
 use crate::auth::credentials::login::{check_password, AuthOutcome};
 use crate::auth::credentials::password;
 use crate::auth::error::AuthError;
@@ -74,7 +76,7 @@ pub async fn change_password(
     let ip = client.ip.as_str();
     let mut conn = db::conn(&state.pool).await?;
     let changed = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
+        .transaction::<_, AuthError, _>(async |conn| {
             // Locks in the one order every account change uses: the user row,
             // then sessions, then links (a reset does the same), so a change
             // racing a reset waits instead of deadlocking.
@@ -107,9 +109,13 @@ pub async fn change_password(
                 keep: Some(session_id),
             };
             sessions::revoke(state, conn, others, RevokeReason::PasswordChange, ip).await?;
+            notices::queue(state, conn, &fresh.email, Notice::PasswordChanged, ip).await?;
             Ok(true)
         })
         .await?;
+    if changed {
+        state.mailer.wakeup.notify_one();
+    }
     // This instance's cached copy of the user holds the old hash.
     state.session_cache.forget_session(session_id);
     Ok(if changed {

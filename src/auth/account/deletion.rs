@@ -3,23 +3,18 @@
 //! its tokens with `access token revoked` at once), then the user and
 //! everything that is theirs goes in the same transaction: sessions, refresh
 //! tokens, notes and links (by foreign key), cookie state, auth events and
-//! every mail to their address. The address can register again.
+//! every mail to their address. The address can register again, and gets
+//! one last mail: the notice that the account was deleted.
 
+use super::mails::Notice;
+use super::notices;
 use crate::auth::error::AuthError;
 use crate::auth::events::RevokeReason;
 use crate::auth::sessions::{self, Target};
 use crate::auth::state::AppState;
 use crate::db::{self, users};
 use diesel_async::AsyncConnection;
-use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Whether the session's last sign-in (`auth_time`) is recent enough for a
-/// sensitive action: within REAUTH_WINDOW of `now` (a sign-in "in the
-/// future", clock skew, counts as now).
-pub fn recently_authenticated(state: &AppState, auth_time: i64, now: OffsetDateTime) -> bool {
-    now.unix_timestamp() - auth_time <= state.settings.reauth_window.whole_seconds()
-}
 
 /// Deletes the user `user_id`; `false` when there is no such user (deleted
 /// meanwhile).
@@ -27,7 +22,7 @@ pub fn recently_authenticated(state: &AppState, auth_time: i64, now: OffsetDateT
 pub async fn delete_account(state: &AppState, user_id: Uuid, ip: &str) -> Result<bool, AuthError> {
     let mut conn = db::conn(&state.pool).await?;
     let deleted = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
+        .transaction::<_, AuthError, _>(async |conn| {
             // The user row first: the lock order of every account change.
             let Some(user) = users::find_for_update(conn, user_id).await? else {
                 return Ok(false);
@@ -40,8 +35,11 @@ pub async fn delete_account(state: &AppState, user_id: Uuid, ip: &str) -> Result
             db::auth_events::delete_for_user(conn, user_id).await?;
             db::mail_outbox::delete_to(conn, &user.email).await?;
             users::delete(conn, user_id).await?;
+            // The one mail that stays: telling the owner it happened.
+            notices::queue(state, conn, &user.email, Notice::AccountDeleted, ip).await?;
             Ok(true)
         })
         .await?;
+    state.mailer.wakeup.notify_one();
     Ok(deleted)
 }

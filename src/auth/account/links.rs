@@ -4,7 +4,8 @@
 //! kind kills the older ones, and a changed password kills every reset link.
 //! Each mail is queued in the transaction that issues its token.
 
-use super::mails;
+use super::mails::{self, Notice};
+use super::notices;
 use crate::auth::credentials::password;
 use crate::auth::credentials::throttle;
 use crate::auth::crypto;
@@ -245,13 +246,10 @@ pub async fn reset_password(
         return Ok(Reset::DeadLink);
     };
     let user_id = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            if users::password_hash_for_update(conn, owner.user_id)
-                .await?
-                .is_none()
-            {
+        .transaction::<_, AuthError, _>(async |conn| {
+            let Some(locked) = users::find_for_update(conn, owner.user_id).await? else {
                 return Ok(None);
-            }
+            };
             let Some(user_id) = spend_live(conn, &token_hash, RESET, now).await? else {
                 return Ok(None);
             };
@@ -267,11 +265,15 @@ pub async fn reset_password(
                 keep: None,
             };
             sessions::revoke(state, conn, everything, RevokeReason::PasswordReset, ip).await?;
+            notices::queue(state, conn, &locked.email, Notice::PasswordReset, ip).await?;
             Ok(Some(user_id))
         })
         .await?;
     Ok(match user_id {
-        Some(_) => Reset::Done,
+        Some(_) => {
+            state.mailer.wakeup.notify_one();
+            Reset::Done
+        }
         None => Reset::DeadLink,
     })
 }

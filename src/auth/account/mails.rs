@@ -37,6 +37,107 @@ struct VerifyHtml<'a> {
     ttl: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "mail/security_notice.txt")]
+struct NoticeText<'a> {
+    email: &'a str,
+    what: &'a str,
+    when: &'a str,
+    ip: &'a str,
+    account_link: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "mail/security_notice.html")]
+struct NoticeHtml<'a> {
+    email: &'a str,
+    what: &'a str,
+    when: &'a str,
+    ip: &'a str,
+    account_link: Option<&'a str>,
+}
+
+/// Something that changed how an account is protected: its owner hears of
+/// it by mail, whoever did it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    PasswordChanged,
+    PasswordReset,
+    TotpEnabled,
+    TotpRemoved,
+    RecoveryCodeUsed { left: i64 },
+    PasskeyAdded(String),
+    PasskeyRemoved(String),
+    AccountDeleted,
+}
+
+impl Notice {
+    fn subject(&self) -> &'static str {
+        match self {
+            Notice::PasswordChanged => "Your password was changed",
+            Notice::PasswordReset => "Your password was reset",
+            Notice::TotpEnabled => "Two-factor authentication was turned on",
+            Notice::TotpRemoved => "An authenticator app was removed",
+            Notice::RecoveryCodeUsed { .. } => "A recovery code was used",
+            Notice::PasskeyAdded(_) => "A passkey was added",
+            Notice::PasskeyRemoved(_) => "A passkey was removed",
+            Notice::AccountDeleted => "Your account was deleted",
+        }
+    }
+
+    fn what(&self) -> String {
+        match self {
+            Notice::PasswordChanged => "The password was changed".into(),
+            Notice::PasswordReset => "The password was reset through an emailed link".into(),
+            Notice::TotpEnabled => "An authenticator app was set up as a second factor".into(),
+            Notice::TotpRemoved => "The authenticator app was removed as a second factor".into(),
+            Notice::RecoveryCodeUsed { left } => {
+                format!("A recovery code was used to sign in ({left} left)")
+            }
+            Notice::PasskeyAdded(name) => format!("A passkey named \"{name}\" was added"),
+            Notice::PasskeyRemoved(name) => format!("The passkey named \"{name}\" was removed"),
+            Notice::AccountDeleted => "The account and everything in it was deleted".into(),
+        }
+    }
+}
+
+/// The mail telling `to` of `notice`, which happened at `when` from `ip`.
+/// `account_url` is where they can act (none once the account is gone).
+pub fn security_notice_mail(
+    to: &str,
+    notice: &Notice,
+    when: time::OffsetDateTime,
+    ip: &str,
+    account_url: &str,
+) -> anyhow::Result<Outgoing> {
+    let what = notice.what();
+    let when = when
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default();
+    let ip = if ip.is_empty() { "unknown address" } else { ip };
+    let account_link = (*notice != Notice::AccountDeleted).then_some(account_url);
+    Ok(Outgoing {
+        to: to.to_owned(),
+        subject: notice.subject().into(),
+        text: NoticeText {
+            email: to,
+            what: &what,
+            when: &when,
+            ip,
+            account_link,
+        }
+        .render()?,
+        html: NoticeHtml {
+            email: to,
+            what: &what,
+            when: &when,
+            ip,
+            account_link,
+        }
+        .render()?,
+    })
+}
+
 /// "30 minutes", "24 hours", "2 days".
 pub fn human_duration(d: Duration) -> String {
     let s = d.whole_seconds();

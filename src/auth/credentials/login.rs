@@ -3,7 +3,7 @@
 //! the workers, with a dummy hash for unknown emails; failures are counted and
 //! recorded as auth events.
 
-use super::{password, throttle};
+use super::{password, second_factor, throttle};
 use crate::auth::error::AuthError;
 use crate::auth::events::AuthEvent;
 use crate::auth::http::client::ClientInfo;
@@ -100,7 +100,13 @@ pub async fn check_password(
     let mut conn = db::conn(&state.pool).await?;
     match user {
         Some(user) if ok => {
-            throttle::succeed(&mut conn, email, attempt).await?;
+            if second_factor::required(&mut conn, user.id).await? {
+                // Half-way: this attempt is no failure, but the count stays
+                // until the second factor is right too.
+                throttle::cancel(&mut conn, attempt).await?;
+            } else {
+                throttle::succeed(&mut conn, email, attempt).await?;
+            }
             Ok(AuthOutcome::Ok(user))
         }
         user => {

@@ -1,10 +1,16 @@
 //! Credentials: proving who you are. `login` checks an email + password the
 //! one way every entry point does it, `password` hashes on a bounded pool
 //! off the async workers, `throttle` counts failures per account and per IP.
+//! Second factors: `totp` (authenticator apps), `recovery` (single-use
+//! codes), and `second_factor`, the second step that checks either.
 
 pub mod login;
 pub mod password;
+pub mod recovery;
+pub mod second_factor;
 pub mod throttle;
+pub mod totp;
 
 pub use login::{authenticate, check_password, AuthOutcome};
 pub use password::Hasher;
+pub use second_factor::{check_code, CodeOutcome, Enrolled};

@@ -10,6 +10,7 @@ pub mod client;
 pub mod csrf;
 pub mod current_user;
 mod errors;
+pub mod pending;
 pub mod session_store;
 pub mod sign_in;
 pub mod typed_session;

@@ -7,7 +7,7 @@ use super::typed_session::TypedSession;
 use crate::auth::crypto;
 use crate::auth::error::AuthError;
 use crate::auth::events::RevokeReason;
-use crate::auth::sessions::{self, Kind, Target};
+use crate::auth::sessions::{self, Assurance, Kind, Target};
 use crate::auth::state::AppState;
 use crate::db::users::User;
 use diesel_async::AsyncPgConnection;
@@ -22,6 +22,7 @@ pub async fn start_web_session(
     client: &ClientInfo,
     cookie: &TypedSession,
     previous: Option<&CurrentUser>,
+    assurance: Assurance,
 ) -> Result<bool, AuthError> {
     if let Some(old) = previous {
         sessions::revoke(
@@ -33,7 +34,16 @@ pub async fn start_web_session(
         )
         .await?;
     }
-    let row = sessions::create(state, conn, user, Kind::Web, &user.scopes, client).await?;
+    let row = sessions::create(
+        state,
+        conn,
+        user,
+        Kind::Web,
+        &user.scopes,
+        client,
+        assurance,
+    )
+    .await?;
     let Some(row) = row else { return Ok(false) };
     let csrf_token = crypto::random_token()?;
     cookie.log_in(row.id, &csrf_token)?;

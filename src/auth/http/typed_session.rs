@@ -1,6 +1,7 @@
 //! A typed view of the actix-session state, so handlers never touch raw keys.
 //! A signed-in browser's state holds the `sessions.id` it belongs to and the
-//! synchronizer CSRF token for its forms; nothing else.
+//! synchronizer CSRF token for its forms, and while an authenticator app is
+//! being set up, its secret (sealed: never in clear, not even here).
 
 use crate::auth::http::session_store::SID_KEY;
 use actix_session::{Session, SessionExt};
@@ -10,6 +11,7 @@ use std::future::{ready, Ready};
 use uuid::Uuid;
 
 const CSRF_KEY: &str = "csrf";
+const TOTP_SETUP_KEY: &str = "totp_setup";
 
 pub struct TypedSession(Session);
 
@@ -31,6 +33,22 @@ impl TypedSession {
         self.0.insert(SID_KEY, session_id)?;
         self.0.insert(CSRF_KEY, csrf_token)?;
         Ok(())
+    }
+
+    /// The sealed TOTP secret being set up, if any.
+    pub fn totp_setup(&self) -> Option<Vec<u8>> {
+        let text = self.0.get::<String>(TOTP_SETUP_KEY).ok().flatten()?;
+        crate::auth::crypto::b64_decode(&text)
+    }
+
+    pub fn set_totp_setup(&self, sealed: &[u8]) -> anyhow::Result<()> {
+        self.0
+            .insert(TOTP_SETUP_KEY, crate::auth::crypto::b64(sealed))?;
+        Ok(())
+    }
+
+    pub fn clear_totp_setup(&self) {
+        self.0.remove(TOTP_SETUP_KEY);
     }
 
     /// Forgets the state server-side and expires the cookie.

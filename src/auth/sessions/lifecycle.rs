@@ -42,6 +42,18 @@ pub struct Assurance {
 impl Assurance {
     /// A password sign-in alone.
     pub const PASSWORD: Assurance = Assurance { aal: 1, amr: "pwd" };
+    /// Password, then a TOTP or recovery code.
+    pub const PASSWORD_OTP: Assurance = Assurance {
+        aal: 2,
+        amr: "pwd otp mfa",
+    };
+    /// Password, then a passkey or security key.
+    pub const PASSWORD_PASSKEY: Assurance = Assurance {
+        aal: 2,
+        amr: "pwd hwk mfa",
+    };
+    /// A passkey alone, with user verification.
+    pub const PASSKEY: Assurance = Assurance { aal: 2, amr: "hwk" };
 }
 
 /// The `acr` claim of a session: `"aal1"` or `"aal2"`.
@@ -109,6 +121,7 @@ pub async fn create(
     kind: Kind,
     scope: &str,
     client: &ClientInfo,
+    assurance: Assurance,
 ) -> QueryResult<Option<SessionRow>> {
     let settings = &state.settings;
     let now = state.clock.now();
@@ -130,8 +143,8 @@ pub async fn create(
             absolute_expires_at: absolute,
             user_agent: &client.user_agent,
             ip: &client.ip,
-            aal: Assurance::PASSWORD.aal,
-            amr: Assurance::PASSWORD.amr,
+            aal: assurance.aal,
+            amr: assurance.amr,
             auth_time: now,
         };
         rows::insert(conn, &new).await?;
@@ -165,6 +178,22 @@ pub async fn touch(
     session.last_seen_at = now;
     session.idle_expires_at = idle;
     Ok(())
+}
+
+/// Records how a live session is now authenticated (re-authentication sets
+/// `auth_time` too; enabling or removing a second factor does not), and drops
+/// this instance's cached copy. `false` when the session is no longer live.
+pub async fn set_assurance(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    session_id: Uuid,
+    assurance: Assurance,
+    auth_time: Option<OffsetDateTime>,
+) -> QueryResult<bool> {
+    let done =
+        rows::set_assurance(conn, session_id, assurance.aal, assurance.amr, auth_time).await?;
+    state.session_cache.forget_session(session_id);
+    Ok(done)
 }
 
 /// Revokes sessions: the one revocation path (see the module doc). Returns

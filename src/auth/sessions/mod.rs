@@ -9,7 +9,7 @@ pub mod revocation;
 
 pub use cache::SessionCache;
 pub use lifecycle::{
-    acr, amr, create, idle_timeout, revoke, revoke_with, touch, touch_due, touch_interval,
-    view_window, Assurance, ClientInfo, Kind, Target, TOUCH_INTERVAL,
+    acr, amr, create, idle_timeout, revoke, revoke_with, set_assurance, touch, touch_due,
+    touch_interval, view_window, Assurance, ClientInfo, Kind, Target, TOUCH_INTERVAL,
 };
 pub use revocation::RevocationView;

@@ -2,6 +2,7 @@
 //! answered from the verified token alone, how the session was authenticated
 //! included).
 
+use crate::auth::credentials::second_factor;
 use crate::auth::{account, AppState, Bearer, ClientInfo, Scope};
 use crate::db::{self, users};
 use crate::error::ApiError;
@@ -24,17 +25,27 @@ pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse
 /// `DELETE /api/v1/me` (scope `profile:write`): deletes the account, 204.
 /// A sensitive action: the token's `auth_time` must be within REAUTH_WINDOW,
 /// else RFC 9470's `insufficient_user_authentication` challenge with
-/// `max_age`, and the client signs in again (password grant) to step up.
+/// `max_age` (and `acr_values="aal2"` when the user has a second factor but
+/// the token is aal1), and the client signs in again (password grant, with
+/// `otp`) to step up.
 pub async fn delete_me(
     state: web::Data<AppState>,
     auth: Bearer,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::ProfileWrite)?;
-    if !account::recently_authenticated(&state, auth.claims().auth_time, state.clock.now()) {
+    let claims = auth.claims();
+    let has_factor = {
+        let mut conn = db::conn(&state.pool).await?;
+        second_factor::required(&mut conn, auth.user_id()).await?
+    };
+    // For a user with a second factor, a password-only token falls short
+    // however recent it is.
+    let weak = has_factor && claims.acr != "aal2";
+    if weak || !account::recently_authenticated(&state, claims.auth_time, state.clock.now()) {
         return Err(ApiError::InsufficientUserAuthentication {
             max_age: state.settings.reauth_window.whole_seconds(),
-            acr: None,
+            acr: weak.then_some("aal2"),
         });
     }
     account::delete_account(&state, auth.user_id(), &client.ip).await?;

@@ -4,8 +4,11 @@
 
 use super::params::{read_params, required};
 use crate::auth::account::links;
+use crate::auth::credentials::{check_code, second_factor, CodeOutcome};
 use crate::auth::tokens::{mint_for_session, refresh, scopes, Minted, Rotation};
-use crate::auth::{authenticate, sessions, AppState, AuthOutcome, ClientInfo, Kind, ScopeError};
+use crate::auth::{
+    authenticate, sessions, AppState, Assurance, AuthOutcome, ClientInfo, Kind, ScopeError,
+};
 use crate::db;
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -78,10 +81,28 @@ async fn password_grant(
     let scope = scopes::narrow(params.get("scope").map(String::as_str), &user.scopes)
         .map_err(scope_error)?;
     let mut conn = db::conn(&state.pool).await?;
+    let assurance = if second_factor::required(&mut conn, user.id).await? {
+        let Some(otp) = params.get("otp") else {
+            return Err(ApiError::oauth(
+                "mfa_required",
+                "this account has a second factor: send its code as otp",
+            ));
+        };
+        match check_code(state, &user, otp, client).await? {
+            CodeOutcome::Throttled(secs) => return Err(ApiError::Throttled { retry_after: secs }),
+            CodeOutcome::Failed => return Err(ApiError::invalid_grant("invalid one-time code")),
+            ok => ok
+                .assurance()
+                .ok_or_else(|| anyhow::anyhow!("no assurance"))?,
+        }
+    } else {
+        Assurance::PASSWORD
+    };
     // The session and its first refresh token appear together or not at all.
     let created = conn
         .transaction::<_, crate::error::AppError, _>(async |conn| {
-            let session = sessions::create(state, conn, &user, Kind::Api, &scope, client).await?;
+            let session =
+                sessions::create(state, conn, &user, Kind::Api, &scope, client, assurance).await?;
             let Some(session) = session else {
                 return Ok(None);
             };

@@ -3,11 +3,14 @@
 
 use super::{next_from_query, render, see_other};
 use crate::auth::account::links;
-use crate::auth::http::{csrf, current_user::resolve_with, start_web_session};
-use crate::auth::{authenticate, AppState, AuthOutcome, ClientInfo, MaybeUser, TypedSession};
+use crate::auth::credentials::second_factor;
+use crate::auth::http::{csrf, current_user::resolve_with, pending, start_web_session};
+use crate::auth::{
+    authenticate, AppState, Assurance, AuthOutcome, ClientInfo, MaybeUser, TypedSession,
+};
 use crate::db;
 use crate::error::AppError;
-use crate::web::{safe_next, PageContext};
+use crate::web::{encode_query, safe_next, PageContext};
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -116,8 +119,22 @@ pub async fn login(
             true,
         ),
         AuthOutcome::Ok(user) => {
-            let current = resolve_with(&req, false).await?;
             let mut conn = db::conn(&state.pool).await?;
+            if second_factor::required(&mut conn, user.id).await? {
+                // The password is right, but no session yet: the second
+                // step comes first.
+                let cookie = pending::start(&state, &user, &next, state.clock.now())?;
+                let location = if next.is_empty() {
+                    "/login/mfa".to_owned()
+                } else {
+                    format!("/login/mfa?next={}", encode_query(&next))
+                };
+                let mut res = see_other(&location);
+                res.add_cookie(&cookie)
+                    .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
+                return Ok(res);
+            }
+            let current = resolve_with(&req, false).await?;
             if !start_web_session(
                 &state,
                 &mut conn,
@@ -125,6 +142,7 @@ pub async fn login(
                 &client,
                 &session,
                 current.as_ref(),
+                Assurance::PASSWORD,
             )
             .await?
             {

@@ -9,6 +9,7 @@ pub mod account;
 pub mod email_verification;
 pub mod home;
 pub mod login;
+pub mod login_mfa;
 pub mod logout;
 pub mod password_reset;
 pub mod refresh_demo;
@@ -65,6 +66,28 @@ pub fn page_context(
             };
             Ok((page.with_notice(req), cookie))
         }
+    }
+}
+
+/// The guard of a sensitive action: unless `user`'s session authenticated
+/// recently (within REAUTH_WINDOW, and with its second factor if the user
+/// has one), the request stops here with 303 to `/account/reauth?next=`,
+/// having done nothing. One line at the top of a handler:
+///
+/// ```ignore
+/// require_recent_auth(&state, &user, "/account").await?;
+/// ```
+pub async fn require_recent_auth(
+    state: &AppState,
+    user: &CurrentUser,
+    next: &str,
+) -> Result<(), AppError> {
+    if crate::auth::account::may_act(state, user).await? {
+        Ok(())
+    } else {
+        Err(AppError::ReauthRequired {
+            next: next.to_owned(),
+        })
     }
 }
 

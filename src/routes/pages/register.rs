@@ -7,7 +7,7 @@ use crate::auth::account::links;
 use crate::auth::credentials::{password, throttle};
 use crate::auth::http::{csrf, current_user::resolve_with, start_web_session};
 use crate::auth::tokens::scopes;
-use crate::auth::{AppState, ClientInfo, Email, TypedSession};
+use crate::auth::{AppState, Assurance, ClientInfo, Email, TypedSession};
 use crate::db;
 use crate::db::users::{self, NewUser};
 use crate::error::AppError;
@@ -153,6 +153,7 @@ pub async fn register(
         &client,
         &session,
         current.as_ref(),
+        Assurance::PASSWORD,
     )
     .await?
     {

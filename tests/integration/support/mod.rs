@@ -11,10 +11,13 @@
 //!   re-signed with edits) and the `invalid_token` assertion;
 //! - `smtp`: `SmtpReceiver`, an in-process SMTP server recording the mails
 //!   the app sends (with its own self-test);
-//! - `webdriver`: `Browser`, a minimal WebDriver client for headless Chromium.
+//! - `webdriver`: `Browser`, a minimal WebDriver client for headless Chromium;
+//! - `factors`: an authenticator app (codes at the test clock) and recovery
+//!   codes, from the test's side.
 
 pub mod app;
 pub mod database;
+pub mod factors;
 pub mod forge;
 pub mod in_process;
 pub mod smtp;

@@ -188,6 +188,20 @@ pub fn event_description(kind: &str, detail: &str) -> String {
         AuthEvent::EmailVerified => "Email address verified",
         AuthEvent::VerificationSent => "Verification email sent",
         AuthEvent::PasswordResetRequested => "Password reset requested",
+        AuthEvent::MfaEnabled => match detail {
+            "totp" => "Two-factor authentication turned on (authenticator app)",
+            _ => "Two-factor authentication turned on",
+        },
+        AuthEvent::MfaDisabled => match detail {
+            "totp" => "Authenticator app removed",
+            _ => "Two-factor authentication turned off",
+        },
+        AuthEvent::MfaFailed => "Wrong two-factor code entered",
+        AuthEvent::RecoveryCodeUsed => "Recovery code used to sign in",
+        AuthEvent::RecoveryCodesRegenerated => "New recovery codes generated",
+        AuthEvent::PasskeyAdded => "Passkey added",
+        AuthEvent::PasskeyRemoved => "Passkey removed",
+        AuthEvent::Reauthenticated => "Identity confirmed for a sensitive action",
     };
     text.to_owned()
 }
@@ -205,6 +219,7 @@ fn session_end_reason(reason: RevokeReason) -> &'static str {
         RevokeReason::Superseded => "Session replaced by a new sign-in",
         RevokeReason::RevokedByAdmin => "Session ended by an administrator",
         RevokeReason::AccountDeleted => "Session ended: the account was deleted",
+        RevokeReason::MfaChanged => "Session ended by a two-factor change",
     }
 }
 
@@ -444,7 +459,11 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_humanized() {
-        assert_eq!(event_description("mfa_enabled", "x"), "Mfa enabled");
+        assert_eq!(event_description("webhook_added", "x"), "Webhook added");
+        assert_eq!(
+            event_description("mfa_enabled", "totp"),
+            "Two-factor authentication turned on (authenticator app)"
+        );
         assert_eq!(event_description("x", ""), "X");
         assert_eq!(event_description("", ""), "Unknown event");
     }

@@ -2,8 +2,10 @@
 //! sessions, change password (which ends every other session).
 
 use super::login::throttled_message;
-use super::{render, see_other};
+use super::{render, require_recent_auth, see_other};
+use crate::auth::account::mails::human_duration;
 use crate::auth::account::{self, PasswordChange};
+use crate::auth::credentials::{second_factor, Enrolled};
 use crate::auth::http::csrf::require_session_csrf;
 use crate::auth::{AppState, ClientInfo, CurrentUser, TypedSession};
 use crate::db;
@@ -17,6 +19,8 @@ use askama::Template;
 use uuid::Uuid;
 
 mod display;
+pub mod mfa;
+pub mod reauth;
 
 /// A time as people read it: "5 minutes ago", the exact time on hover.
 struct When {
@@ -66,6 +70,9 @@ struct AccountPage {
     more_sessions: bool,
     events: Vec<EventView>,
     message: Option<String>,
+    factors: Enrolled,
+    /// REAUTH_WINDOW in words.
+    reauth_window: String,
 }
 
 /// How many live sessions the account page lists (newest first).
@@ -124,6 +131,7 @@ async fn account_page(
             ip: e.ip,
         })
         .collect();
+    let factors = second_factor::enrolled(&mut conn, user.user.id).await?;
     let page = AccountPage {
         page: user.page().with_notice(req),
         email: user.user.email.clone(),
@@ -132,6 +140,8 @@ async fn account_page(
         more_sessions,
         events,
         message,
+        factors,
+        reauth_window: human_duration(state.settings.reauth_window),
     };
     render(status, &page, None)
 }
@@ -209,6 +219,7 @@ pub async fn change_password(
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    require_recent_auth(&state, &user, "/account").await?;
     let form = form.into_inner();
     if form.new_password != form.password_confirm {
         let message = Some("The two new passwords do not match.".to_owned());
@@ -245,4 +256,32 @@ pub async fn change_password(
         }
     };
     account_page(&req, &state, &user, status, Some(message.to_owned())).await
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct DeleteForm {
+    csrf_token: String,
+    email: String,
+}
+
+/// `POST /account/delete`: the account's own address, typed again, confirms
+/// it. Revokes every session, deletes everything that is the user's.
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<DeleteForm>,
+    client: ClientInfo,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    require_recent_auth(&state, &user, "/account").await?;
+    if !form.email.trim().eq_ignore_ascii_case(&user.user.email) {
+        let message = Some("To delete the account, type its email address exactly.".to_owned());
+        return account_page(&req, &state, &user, StatusCode::BAD_REQUEST, message).await;
+    }
+    account::delete_account(&state, user.user.id, &client.ip).await?;
+    session.purge();
+    Ok(see_other("/?notice=account-deleted"))
 }

@@ -1,0 +1,245 @@
+//! Turning second factors on and off, and recovery codes. Every change of a
+//! user's factors goes through the one revocation model: every OTHER session
+//! of the user is revoked (reason `mfa_changed`: cookies, access and refresh
+//! tokens, on every instance), while the session that made the change stays
+//! signed in, raised to aal2 when a factor is enabled and back to aal1 when
+//! the last one goes. Each change is recorded, and the owner gets a notice.
+
+use super::mails::Notice;
+use super::notices;
+use crate::auth::credentials::{recovery, second_factor, totp};
+use crate::auth::error::AuthError;
+use crate::auth::events::{AuthEvent, RevokeReason};
+use crate::auth::http::client::ClientInfo;
+use crate::auth::http::current_user::CurrentUser;
+use crate::auth::sessions::{self, Assurance, Target};
+use crate::auth::state::AppState;
+use crate::db;
+use crate::db::auth_events::{self, NewEvent};
+use crate::db::{factors, users};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use secrecy::ExposeSecret;
+use uuid::Uuid;
+
+/// A TOTP secret being set up: shown to the user, kept sealed in their
+/// session state until they type a code from it.
+pub struct TotpSetup {
+    pub sealed: Vec<u8>,
+    pub base32: String,
+    pub uri: String,
+    pub qr_svg: String,
+}
+
+/// Draws a new secret for `user` to scan.
+pub fn start_totp(state: &AppState, user_id: Uuid, email: &str) -> anyhow::Result<TotpSetup> {
+    let secret = totp::new_secret()?;
+    show_totp(
+        state,
+        user_id,
+        email,
+        &totp::seal(state.secrets.factor_key.expose_secret(), user_id, &secret)?,
+    )?
+    .ok_or_else(|| anyhow::anyhow!("a fresh TOTP secret does not open"))
+}
+
+/// What the set-up page shows for a sealed secret (`None` if it is not this
+/// user's).
+pub fn show_totp(
+    state: &AppState,
+    user_id: Uuid,
+    email: &str,
+    sealed: &[u8],
+) -> anyhow::Result<Option<TotpSetup>> {
+    let key = state.secrets.factor_key.expose_secret();
+    let Some(secret) = totp::open(key, user_id, sealed)? else {
+        return Ok(None);
+    };
+    let uri = totp::otpauth_uri(&secret, email);
+    Ok(Some(TotpSetup {
+        sealed: sealed.to_vec(),
+        base32: totp::base32(&secret),
+        qr_svg: totp::qr_svg(&uri)?,
+        uri,
+    }))
+}
+
+pub enum TotpEnable {
+    /// On; the recovery codes to show once (only when this is the user's
+    /// first second factor).
+    Enabled {
+        recovery_codes: Option<Vec<String>>,
+    },
+    WrongCode,
+    AlreadyOn,
+    /// The session ended meanwhile.
+    Conflict,
+}
+
+async fn record(
+    conn: &mut AsyncPgConnection,
+    kind: AuthEvent,
+    user: &CurrentUser,
+    ip: &str,
+    detail: &str,
+    now: time::OffsetDateTime,
+) -> diesel::QueryResult<()> {
+    auth_events::record(
+        conn,
+        NewEvent {
+            kind: kind.as_str(),
+            user_id: Some(user.user.id),
+            session_id: Some(user.session.id),
+            ip,
+            detail,
+            created_at: now,
+        },
+    )
+    .await
+}
+
+/// Ends every other session of the user: a second factor changed.
+async fn revoke_others(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &CurrentUser,
+    ip: &str,
+) -> diesel::QueryResult<()> {
+    let others = Target::AllOfUser {
+        user_id: user.user.id,
+        keep: Some(user.session.id),
+    };
+    sessions::revoke(state, conn, others, RevokeReason::MfaChanged, ip).await?;
+    Ok(())
+}
+
+/// Locks the user row (the lock order of every account change) and checks
+/// that the acting session is still live.
+async fn lock_live(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &CurrentUser,
+) -> diesel::QueryResult<bool> {
+    let now = state.clock.now();
+    if users::find_for_update(conn, user.user.id).await?.is_none() {
+        return Ok(false);
+    }
+    Ok(db::sessions::find_for_update(conn, user.session.id)
+        .await?
+        .is_some_and(|s| s.is_live(now)))
+}
+
+/// A new set of recovery codes for `user_id`, and what is stored of them.
+fn fresh_codes(user_id: Uuid) -> anyhow::Result<(Vec<String>, Vec<Vec<u8>>)> {
+    let codes = recovery::generate()?;
+    let hashes = codes
+        .iter()
+        .filter_map(|c| recovery::normalise(c))
+        .map(|c| recovery::hash(user_id, &c))
+        .collect();
+    Ok((codes, hashes))
+}
+
+/// Enables TOTP with the secret being set up, if `code` is right for it
+/// (the step it matches is the first one spent: the set-up code can never
+/// sign in).
+pub async fn enable_totp(
+    state: &AppState,
+    user: &CurrentUser,
+    sealed: &[u8],
+    code: &str,
+    client: &ClientInfo,
+) -> Result<TotpEnable, AuthError> {
+    let key = state.secrets.factor_key.expose_secret();
+    let Some(secret) = totp::open(key, user.user.id, sealed)? else {
+        return Ok(TotpEnable::WrongCode);
+    };
+    let now = state.clock.now();
+    let Some(step) = totp::matching_step(&secret, code, now.unix_timestamp())? else {
+        return Ok(TotpEnable::WrongCode);
+    };
+    let (codes, hashes) = fresh_codes(user.user.id)?;
+    let ip = client.ip.as_str();
+    let mut conn = db::conn(&state.pool).await?;
+    let outcome = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            if !lock_live(state, conn, user).await? {
+                return Ok(TotpEnable::Conflict);
+            }
+            let first = !second_factor::required(conn, user.user.id).await?;
+            if !factors::insert_totp(conn, user.user.id, sealed, step, now).await? {
+                return Ok(TotpEnable::AlreadyOn);
+            }
+            let recovery_codes = if first {
+                factors::replace_recovery_codes(conn, user.user.id, &hashes, now).await?;
+                Some(codes)
+            } else {
+                None
+            };
+            record(conn, AuthEvent::MfaEnabled, user, ip, "totp", now).await?;
+            revoke_others(state, conn, user, ip).await?;
+            sessions::set_assurance(state, conn, user.session.id, Assurance::PASSWORD_OTP, None)
+                .await?;
+            notices::queue(state, conn, &user.user.email, Notice::TotpEnabled, ip).await?;
+            Ok(TotpEnable::Enabled { recovery_codes })
+        })
+        .await?;
+    state.mailer.wakeup.notify_one();
+    Ok(outcome)
+}
+
+/// Removes the authenticator app (and, as it is the last second factor, the
+/// recovery codes). `false` when there was none or the session ended.
+pub async fn disable_totp(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+) -> Result<bool, AuthError> {
+    let now = state.clock.now();
+    let ip = client.ip.as_str();
+    let mut conn = db::conn(&state.pool).await?;
+    let done = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            if !lock_live(state, conn, user).await? {
+                return Ok(false);
+            }
+            if !factors::delete_totp(conn, user.user.id).await? {
+                return Ok(false);
+            }
+            if !second_factor::required(conn, user.user.id).await? {
+                factors::delete_recovery_codes(conn, user.user.id).await?;
+                sessions::set_assurance(state, conn, user.session.id, Assurance::PASSWORD, None)
+                    .await?;
+            }
+            record(conn, AuthEvent::MfaDisabled, user, ip, "totp", now).await?;
+            revoke_others(state, conn, user, ip).await?;
+            notices::queue(state, conn, &user.user.email, Notice::TotpRemoved, ip).await?;
+            Ok(true)
+        })
+        .await?;
+    state.mailer.wakeup.notify_one();
+    Ok(done)
+}
+
+/// Replaces the recovery codes; the new ones to show once, or `None` when
+/// the user has no second factor (codes alone would be no factor).
+pub async fn regenerate_recovery_codes(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+) -> Result<Option<Vec<String>>, AuthError> {
+    let now = state.clock.now();
+    let (codes, hashes) = fresh_codes(user.user.id)?;
+    let ip = client.ip.as_str();
+    let mut conn = db::conn(&state.pool).await?;
+    conn.transaction::<_, AuthError, _>(async |conn| {
+        if !lock_live(state, conn, user).await?
+            || !second_factor::required(conn, user.user.id).await?
+        {
+            return Ok(None);
+        }
+        factors::replace_recovery_codes(conn, user.user.id, &hashes, now).await?;
+        record(conn, AuthEvent::RecoveryCodesRegenerated, user, ip, "", now).await?;
+        Ok(Some(codes))
+    })
+    .await
+}

@@ -1,0 +1,110 @@
+//! Re-authentication ("sudo mode"). Sensitive actions (second factors,
+//! recovery codes, the password, deleting the account) need the session's
+//! last authentication (`auth_time`) within REAUTH_WINDOW, and aal2 when the
+//! user has a second factor. `/account/reauth` renews it: the password, plus
+//! a code when the user has a second factor.
+
+use crate::auth::credentials::login::{check_password, AuthOutcome};
+use crate::auth::credentials::{check_code, second_factor, CodeOutcome};
+use crate::auth::error::AuthError;
+use crate::auth::events::AuthEvent;
+use crate::auth::http::client::ClientInfo;
+use crate::auth::http::current_user::CurrentUser;
+use crate::auth::sessions::{self, Assurance};
+use crate::auth::state::AppState;
+use crate::db;
+use crate::db::auth_events::{self, NewEvent};
+use crate::db::users;
+
+/// Whether the session's last sign-in (`auth_time`, seconds) is recent
+/// enough for a sensitive action: within REAUTH_WINDOW of now (a sign-in
+/// "in the future", clock skew, counts as now).
+pub fn recently_authenticated(state: &AppState, auth_time: i64, now: time::OffsetDateTime) -> bool {
+    now.unix_timestamp() - auth_time <= state.settings.reauth_window.whole_seconds()
+}
+
+/// Whether `user`'s session may do a sensitive action now. Read from the
+/// database, not the session cache: a re-authentication on another instance
+/// a moment ago counts.
+pub async fn may_act(state: &AppState, user: &CurrentUser) -> Result<bool, AuthError> {
+    let mut conn = db::conn(&state.pool).await?;
+    let Some(session) = db::sessions::find(&mut conn, user.session.id).await? else {
+        return Ok(false);
+    };
+    let now = state.clock.now();
+    if !recently_authenticated(state, session.auth_time.unix_timestamp(), now) {
+        return Ok(false);
+    }
+    Ok(session.aal >= 2 || !second_factor::required(&mut conn, user.user.id).await?)
+}
+
+pub enum Reauth {
+    Done,
+    /// The password (or, for a user with a second factor, the code) is
+    /// wrong or missing.
+    Failed,
+    Throttled(u64),
+}
+
+/// Re-authenticates `user`'s session: the password, then the code when the
+/// user has a second factor. Wrong answers count as failed sign-ins.
+pub async fn reauthenticate(
+    state: &AppState,
+    user: &CurrentUser,
+    password: String,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Reauth, AuthError> {
+    let fresh = {
+        let mut conn = db::conn(&state.pool).await?;
+        users::find(&mut conn, user.user.id).await?
+    };
+    let Some(fresh) = fresh else {
+        return Ok(Reauth::Failed);
+    };
+    let checked = check_password(
+        state,
+        &fresh.email,
+        Some(fresh.clone()),
+        password,
+        client,
+        AuthEvent::LoginFailed,
+    )
+    .await?;
+    match checked {
+        AuthOutcome::Ok(_) => {}
+        AuthOutcome::Failed => return Ok(Reauth::Failed),
+        AuthOutcome::Throttled(secs) => return Ok(Reauth::Throttled(secs)),
+    }
+    let has_factor = {
+        let mut conn = db::conn(&state.pool).await?;
+        second_factor::required(&mut conn, fresh.id).await?
+    };
+    let assurance = if has_factor {
+        match check_code(state, &fresh, code, client).await? {
+            CodeOutcome::Throttled(secs) => return Ok(Reauth::Throttled(secs)),
+            CodeOutcome::Failed => return Ok(Reauth::Failed),
+            ok => ok.assurance().unwrap_or(Assurance::PASSWORD_OTP),
+        }
+    } else {
+        Assurance::PASSWORD
+    };
+    let now = state.clock.now();
+    let mut conn = db::conn(&state.pool).await?;
+    if !sessions::set_assurance(state, &mut conn, user.session.id, assurance, Some(now)).await? {
+        return Ok(Reauth::Failed);
+    }
+    auth_events::record(
+        &mut conn,
+        NewEvent {
+            kind: AuthEvent::Reauthenticated.as_str(),
+            user_id: Some(fresh.id),
+            session_id: Some(user.session.id),
+            ip: &client.ip,
+            detail: "",
+            created_at: now,
+        },
+    )
+    .await?;
+    Ok(Reauth::Done)
+}

@@ -1,0 +1,105 @@
+//! `GET,POST /account/reauth`: confirm it is you before a sensitive action.
+//! The password, plus a code when the account has a second factor; success
+//! renews this session's `auth_time` and goes on to `next`.
+
+use super::super::login::throttled_message;
+use super::super::{next_from_query, render, see_other};
+use crate::auth::account::{self, Reauth};
+use crate::auth::credentials::second_factor;
+use crate::auth::http::csrf::require_session_csrf;
+use crate::auth::{AppState, ClientInfo, CurrentUser};
+use crate::db;
+use crate::error::AppError;
+use crate::web::{safe_next, PageContext};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "reauth.html")]
+struct ReauthPage<'a> {
+    page: PageContext,
+    email: &'a str,
+    next: &'a str,
+    needs_code: bool,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ReauthForm {
+    csrf_token: String,
+    password: String,
+    code: String,
+    next: String,
+}
+
+async fn page(
+    state: &AppState,
+    user: &CurrentUser,
+    next: &str,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let needs_code = {
+        let mut conn = db::conn(&state.pool).await?;
+        second_factor::required(&mut conn, user.user.id).await?
+    };
+    let body = ReauthPage {
+        page: user.page(),
+        email: &user.user.email,
+        next,
+        needs_code,
+        error,
+    };
+    render(status, &body, None)
+}
+
+pub async fn reauth_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let next = next_from_query(&req);
+    page(&state, &user, &next, StatusCode::OK, None).await
+}
+
+pub async fn reauth(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<ReauthForm>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, &form.csrf_token)?;
+    let form = form.into_inner();
+    let next = safe_next(&form.next).unwrap_or("/account").to_owned();
+    if form.password.contains('\0') || form.code.contains('\0') {
+        return Err(AppError::BadRequest(
+            "The form contained characters that cannot be used.",
+        ));
+    }
+    match account::reauthenticate(&state, &user, form.password, &form.code, &client).await? {
+        Reauth::Done => Ok(see_other(&next)),
+        Reauth::Failed => {
+            let message =
+                "That did not match. Check your password (and the code, if asked for one).";
+            page(
+                &state,
+                &user,
+                &next,
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await
+        }
+        Reauth::Throttled(secs) => {
+            let message = Some(throttled_message(secs));
+            let mut res =
+                page(&state, &user, &next, StatusCode::TOO_MANY_REQUESTS, message).await?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            Ok(res)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `GET,POST /login/mfa`: the second step of a sign-in for a user with a
+//! second factor. The password was proven by `POST /login`, which left a
+//! pending cookie (`auth::http::pending`) and no session; a right code
+//! creates the session (aal2), a wrong one counts as a failed sign-in.
+
+use super::login::throttled_message;
+use super::{render, see_other};
+use crate::auth::credentials::{check_code, CodeOutcome};
+use crate::auth::http::{csrf, current_user::resolve_with, pending, start_web_session};
+use crate::auth::{AppState, ClientInfo, TypedSession};
+use crate::db::{self, users};
+use crate::error::AppError;
+use crate::web::PageContext;
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+#[derive(Template)]
+#[template(path = "login_mfa.html")]
+struct MfaPage {
+    page: PageContext,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct MfaForm {
+    csrf_token: String,
+    code: String,
+}
+
+fn page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let (csrf_token, cookie) = csrf::anon_token(req, state)?;
+    let body = MfaPage {
+        page: PageContext {
+            csrf_token,
+            signed_in_as: None,
+            notice: None,
+        },
+        error,
+    };
+    render(status, &body, cookie)
+}
+
+/// Back to the password form, forgetting the pending sign-in.
+fn restart(state: &AppState) -> Result<HttpResponse, AppError> {
+    let mut res = see_other("/login");
+    res.add_cookie(&pending::clear(state))
+        .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
+    Ok(res)
+}
+
+pub async fn mfa_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    if pending::read(&req, &state).is_none() {
+        return restart(&state);
+    }
+    page(&req, &state, StatusCode::OK, None)
+}
+
+pub async fn mfa(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<MfaForm>,
+    client: ClientInfo,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    csrf::require_anon_csrf(&req, &state, &form.csrf_token)?;
+    let Some(pending) = pending::read(&req, &state) else {
+        return restart(&state);
+    };
+    let user = {
+        let mut conn = db::conn(&state.pool).await?;
+        users::find(&mut conn, pending.user_id).await?
+    };
+    // The user is gone, or the password changed since it was checked.
+    let Some(user) = user.filter(|u| pending.matches(u)) else {
+        return restart(&state);
+    };
+    let outcome = check_code(&state, &user, &form.code, &client).await?;
+    let assurance = match outcome {
+        CodeOutcome::Throttled(secs) => {
+            let mut res = page(
+                &req,
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(throttled_message(secs)),
+            )?;
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return Ok(res);
+        }
+        CodeOutcome::Failed => {
+            let message =
+                "That code is not right. Try the current code from your app, or a recovery code.";
+            return page(&req, &state, StatusCode::BAD_REQUEST, Some(message.into()));
+        }
+        ok => ok
+            .assurance()
+            .ok_or_else(|| anyhow::anyhow!("no assurance"))?,
+    };
+    let current = resolve_with(&req, false).await?;
+    let mut conn = db::conn(&state.pool).await?;
+    if !start_web_session(
+        &state,
+        &mut conn,
+        &user,
+        &client,
+        &session,
+        current.as_ref(),
+        assurance,
+    )
+    .await?
+    {
+        return restart(&state);
+    }
+    let next = if pending.next.is_empty() {
+        "/account"
+    } else {
+        &pending.next
+    };
+    let mut res = see_other(next);
+    res.add_cookie(&pending::clear(&state))
+        .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
+    Ok(res)
+}
