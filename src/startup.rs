@@ -135,6 +135,14 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
     let hasher = password::Hasher::new(settings.hash_concurrency, settings.hash_queue);
     let mailer = Arc::new(crate::mail::Mailer::from_settings(&settings)?);
     let session_cache = Arc::new(SessionCache::new(revocations.clone()));
+    let webauthn = match crate::auth::credentials::passkeys::relying_party(&settings) {
+        Ok(rp) => Some(Arc::new(rp)),
+        Err(e) => {
+            tracing::warn!(error = %e, public_url = %settings.public_url,
+                "passkeys are off: PUBLIC_URL's host must be a domain name (e.g. localhost), not an IP address");
+            None
+        }
+    };
     Ok(web::Data::new(AppState {
         settings,
         pool,
@@ -146,6 +154,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
         session_cache,
         hasher,
         mailer,
+        webauthn,
     }))
 }
 

@@ -76,6 +76,8 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         "mfa-disabled" => {
             "The authenticator app was removed. Your other sessions were signed out."
         }
+        "passkey-added" => "Passkey added. Your other sessions were signed out.",
+        "passkey-removed" => "Passkey removed. Your other sessions were signed out.",
         "account-deleted" => "Your account and everything in it was deleted.",
         _ => return None,
     })

@@ -34,4 +34,7 @@ pub struct AppState {
     pub hasher: Hasher,
     /// Delivers queued mail (SMTP or the outbox directory).
     pub mailer: Arc<Mailer>,
+    /// The WebAuthn relying party (PUBLIC_URL), for passkeys; `None` when
+    /// PUBLIC_URL's host cannot be an RP ID (an IP address): passkeys off.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }

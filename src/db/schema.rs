@@ -149,7 +149,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkeys (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        name -> Text,
+        credential_id -> Bytea,
+        passkey -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webauthn_challenges (challenge_hash) {
+        challenge_hash -> Bytea,
+        purpose -> Text,
+        user_id -> Nullable<Uuid>,
+        state -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(totp_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -168,5 +191,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     mail_outbox,
     account_tokens,
     totp_factors,
-    recovery_codes
+    recovery_codes,
+    passkeys,
+    webauthn_challenges
 );

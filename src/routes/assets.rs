@@ -26,6 +26,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/js/logout.js"),
     ),
     (
+        "js/passkeys.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/js/passkeys.js"),
+    ),
+    (
         "js/refresh-demo.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/js/refresh-demo.js"),

@@ -35,7 +35,7 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
 
 /// Routes behind the session cookie (HTML pages, and the browser's refresh).
 pub fn page_routes(cfg: &mut web::ServiceConfig) {
-    use pages::{account, email_verification as verify, home, login, login_mfa, logout};
+    use pages::{account, email_verification as verify, home, login, login_mfa, logout, passkeys};
     use pages::{password_reset as reset, refresh_demo, register};
     cfg.route("/", get().to(home::home))
         .route("/register", get().to(register::register_form))
@@ -44,6 +44,27 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
         .route("/login", post().to(login::login))
         .route("/login/mfa", get().to(login_mfa::mfa_form))
         .route("/login/mfa", post().to(login_mfa::mfa))
+        .route(
+            "/login/mfa/passkey/options",
+            post().to(passkeys::second_step_options),
+        )
+        .route("/login/mfa/passkey", post().to(passkeys::second_step))
+        .route(
+            "/login/passkey/options",
+            post().to(passkeys::sign_in_options),
+        )
+        .route("/login/passkey", post().to(passkeys::sign_in))
+        .route(
+            "/account/passkeys/options",
+            post().to(passkeys::register_options),
+        )
+        .route("/account/passkeys", post().to(passkeys::register))
+        .route("/account/passkeys/{id}/delete", post().to(passkeys::remove))
+        .route(
+            "/account/reauth/passkey/options",
+            post().to(passkeys::reauth_options),
+        )
+        .route("/account/reauth/passkey", post().to(passkeys::reauth))
         .route("/logout", get().to(logout::logout_form))
         .route("/logout", post().to(logout::logout))
         .route("/account", get().to(account::account))

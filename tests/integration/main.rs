@@ -26,6 +26,7 @@ mod operations;
 mod outage;
 mod page_flows;
 mod pages;
+mod passkeys;
 mod process;
 mod readme;
 mod recipes;

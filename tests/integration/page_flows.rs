@@ -16,6 +16,15 @@ use std::time::Duration;
 async fn app_for_the_browser(
     configure: impl FnOnce(&mut hybrid_auth::config::Settings),
 ) -> (TestApp, SmtpReceiver) {
+    app_for_the_browser_at("127.0.0.1", configure).await
+}
+
+/// The same, with PUBLIC_URL on `host` (passkeys need a domain:
+/// `localhost`, never an IP address).
+async fn app_for_the_browser_at(
+    host: &str,
+    configure: impl FnOnce(&mut hybrid_auth::config::Settings),
+) -> (TestApp, SmtpReceiver) {
     let smtp = SmtpReceiver::start().await;
     let smtp_port = smtp.port;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -25,11 +34,13 @@ async fn app_for_the_browser(
         .port();
     let app = spawn_app_with(|s| {
         s.bind_addr = format!("127.0.0.1:{port}");
-        s.public_url = format!("http://127.0.0.1:{port}");
+        s.public_url = format!("http://{host}:{port}");
         s.mail_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
         configure(s);
     })
     .await;
+    let mut app = app;
+    app.address = format!("http://{host}:{port}");
     (app, smtp)
 }
 
@@ -357,5 +368,67 @@ async fn a_stale_session_confirms_it_is_you_then_removes_the_app_and_deletes_the
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(missing.is_empty(), "notice mails missing: {missing:?}");
+    browser.quit().await;
+}
+
+#[actix_web::test]
+async fn a_passkey_added_from_the_account_page_signs_in_alone_and_as_the_second_step() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let authenticator = browser.add_virtual_authenticator().await;
+    let (app, _smtp) = app_for_the_browser_at("localhost", |_| {}).await;
+    let email = format!("passkey-{}@example.com", uuid::Uuid::new_v4().simple());
+    fill_register(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/account?notice=welcome").await;
+
+    browser.type_into("#passkey-name", "This laptop").await;
+    browser.click("#add-passkey").await;
+    browser
+        .wait_for("the recovery codes", Duration::from_secs(10), async |b| {
+            b.count("#passkey-recovery-codes code.recovery-code").await == 10
+        })
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("Passkey \"This laptop\" added"));
+    let held = browser.authenticator_credentials(&authenticator).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(
+        held[0]["isResidentCredential"], true,
+        "a discoverable passkey"
+    );
+    browser.click("#passkey-recovery-codes a.button").await;
+    browser.wait_for_url("/account").await;
+    let page = browser.text().await;
+    assert!(page.contains("This laptop"), "{page}");
+
+    // Signed out, the passkey alone signs in.
+    browser.goto(&format!("{}/logout", app.address)).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_url("/login?notice=signed-out").await;
+    browser.click("#passkey-sign-in").await;
+    browser.wait_for_url("/account").await;
+    assert!(browser.text().await.contains(&email));
+
+    // And after the password, it is the second step.
+    browser.goto(&format!("{}/logout", app.address)).await;
+    browser.click("form[action='/logout'] button").await;
+    browser.wait_for_url("/login?notice=signed-out").await;
+    sign_in(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/login/mfa").await;
+    browser.click("#passkey-second-step").await;
+    browser.wait_for_url("/account").await;
+    let last_used = browser
+        .eval("return document.querySelector('#passkeys tbody tr td:nth-child(3)').innerText;")
+        .await;
+    assert_ne!(last_used, "never");
+    let amr = app
+        .scalar_i64(
+            "SELECT count(*) AS n FROM sessions WHERE amr = 'pwd hwk mfa' AND revoked_at IS NULL",
+        )
+        .await;
+    assert_eq!(amr, 1);
     browser.quit().await;
 }

@@ -7,6 +7,7 @@
 
 use super::mails::Notice;
 use super::notices;
+use crate::auth::credentials::passkeys::NewCredential;
 use crate::auth::credentials::{recovery, second_factor, totp};
 use crate::auth::error::AuthError;
 use crate::auth::events::{AuthEvent, RevokeReason};
@@ -16,6 +17,7 @@ use crate::auth::sessions::{self, Assurance, Target};
 use crate::auth::state::AppState;
 use crate::db;
 use crate::db::auth_events::{self, NewEvent};
+use crate::db::passkeys::{self, NewPasskey};
 use crate::db::{factors, users};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use secrecy::ExposeSecret;
@@ -157,7 +159,6 @@ pub async fn enable_totp(
     let Some(step) = totp::matching_step(&secret, code, now.unix_timestamp())? else {
         return Ok(TotpEnable::WrongCode);
     };
-    let (codes, hashes) = fresh_codes(user.user.id)?;
     let ip = client.ip.as_str();
     let mut conn = db::conn(&state.pool).await?;
     let outcome = conn
@@ -169,22 +170,76 @@ pub async fn enable_totp(
             if !factors::insert_totp(conn, user.user.id, sealed, step, now).await? {
                 return Ok(TotpEnable::AlreadyOn);
             }
-            let recovery_codes = if first {
-                factors::replace_recovery_codes(conn, user.user.id, &hashes, now).await?;
-                Some(codes)
-            } else {
-                None
+            let change = Change {
+                event: AuthEvent::MfaEnabled,
+                detail: "totp",
+                notice: Notice::TotpEnabled,
             };
-            record(conn, AuthEvent::MfaEnabled, user, ip, "totp", now).await?;
-            revoke_others(state, conn, user, ip).await?;
-            sessions::set_assurance(state, conn, user.session.id, Assurance::PASSWORD_OTP, None)
-                .await?;
-            notices::queue(state, conn, &user.user.email, Notice::TotpEnabled, ip).await?;
+            let recovery_codes = factor_added(state, conn, user, ip, first, change).await?;
             Ok(TotpEnable::Enabled { recovery_codes })
         })
         .await?;
     state.mailer.wakeup.notify_one();
     Ok(outcome)
+}
+
+/// What a factor change records and tells the owner.
+struct Change {
+    event: AuthEvent,
+    detail: &'static str,
+    notice: Notice,
+}
+
+/// The rest of enabling a factor (inside its transaction): recovery codes
+/// when it is the user's first (returned, to show once), the event, every
+/// other session revoked, this one raised to aal2, the notice.
+async fn factor_added(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &CurrentUser,
+    ip: &str,
+    first: bool,
+    change: Change,
+) -> Result<Option<Vec<String>>, AuthError> {
+    let now = state.clock.now();
+    let codes = if first {
+        let (codes, hashes) = fresh_codes(user.user.id)?;
+        factors::replace_recovery_codes(conn, user.user.id, &hashes, now).await?;
+        Some(codes)
+    } else {
+        None
+    };
+    record(conn, change.event, user, ip, change.detail, now).await?;
+    revoke_others(state, conn, user, ip).await?;
+    let raised = if change.detail == "passkey" {
+        Assurance::PASSWORD_PASSKEY
+    } else {
+        Assurance::PASSWORD_OTP
+    };
+    sessions::set_assurance(state, conn, user.session.id, raised, None).await?;
+    notices::queue(state, conn, &user.user.email, change.notice, ip).await?;
+    Ok(codes)
+}
+
+/// The rest of removing a factor (inside its transaction): when it was the
+/// last, the recovery codes go and this session is password-only again;
+/// the event, every other session revoked, the notice.
+async fn factor_removed(
+    state: &AppState,
+    conn: &mut AsyncPgConnection,
+    user: &CurrentUser,
+    ip: &str,
+    change: Change,
+) -> Result<(), AuthError> {
+    let now = state.clock.now();
+    if !second_factor::required(conn, user.user.id).await? {
+        factors::delete_recovery_codes(conn, user.user.id).await?;
+        sessions::set_assurance(state, conn, user.session.id, Assurance::PASSWORD, None).await?;
+    }
+    record(conn, change.event, user, ip, change.detail, now).await?;
+    revoke_others(state, conn, user, ip).await?;
+    notices::queue(state, conn, &user.user.email, change.notice, ip).await?;
+    Ok(())
 }
 
 /// Removes the authenticator app (and, as it is the last second factor, the
@@ -194,7 +249,90 @@ pub async fn disable_totp(
     user: &CurrentUser,
     client: &ClientInfo,
 ) -> Result<bool, AuthError> {
+    let ip = client.ip.as_str();
+    let mut conn = db::conn(&state.pool).await?;
+    let done = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            if !lock_live(state, conn, user).await?
+                || !factors::delete_totp(conn, user.user.id).await?
+            {
+                return Ok(false);
+            }
+            let change = Change {
+                event: AuthEvent::MfaDisabled,
+                detail: "totp",
+                notice: Notice::TotpRemoved,
+            };
+            factor_removed(state, conn, user, ip, change).await?;
+            Ok(true)
+        })
+        .await?;
+    state.mailer.wakeup.notify_one();
+    Ok(done)
+}
+
+/// Why a passkey was not added.
+pub enum PasskeyAdd {
+    /// Added; the recovery codes to show once when it is the first factor.
+    Added {
+        id: Uuid,
+        recovery_codes: Option<Vec<String>>,
+    },
+    /// Its credential is registered already.
+    Duplicate,
+    Conflict,
+}
+
+/// Stores a verified passkey for `user` under `name`: a second factor
+/// added, with everything that goes with it.
+pub async fn add_passkey(
+    state: &AppState,
+    user: &CurrentUser,
+    name: &str,
+    credential: &NewCredential,
+    client: &ClientInfo,
+) -> Result<PasskeyAdd, AuthError> {
+    let ip = client.ip.as_str();
     let now = state.clock.now();
+    let id = Uuid::now_v7();
+    let mut conn = db::conn(&state.pool).await?;
+    let outcome = conn
+        .transaction::<_, AuthError, _>(async |conn| {
+            if !lock_live(state, conn, user).await? {
+                return Ok(PasskeyAdd::Conflict);
+            }
+            let first = !second_factor::required(conn, user.user.id).await?;
+            let new = NewPasskey {
+                id,
+                user_id: user.user.id,
+                name,
+                credential_id: &credential.credential_id,
+                passkey: &credential.record,
+                created_at: now,
+            };
+            if !passkeys::insert(conn, &new).await? {
+                return Ok(PasskeyAdd::Duplicate);
+            }
+            let change = Change {
+                event: AuthEvent::PasskeyAdded,
+                detail: "passkey",
+                notice: Notice::PasskeyAdded(name.to_owned()),
+            };
+            let recovery_codes = factor_added(state, conn, user, ip, first, change).await?;
+            Ok(PasskeyAdd::Added { id, recovery_codes })
+        })
+        .await?;
+    state.mailer.wakeup.notify_one();
+    Ok(outcome)
+}
+
+/// Removes the user's passkey `id`; `false` if it is not theirs.
+pub async fn remove_passkey(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Uuid,
+    client: &ClientInfo,
+) -> Result<bool, AuthError> {
     let ip = client.ip.as_str();
     let mut conn = db::conn(&state.pool).await?;
     let done = conn
@@ -202,17 +340,15 @@ pub async fn disable_totp(
             if !lock_live(state, conn, user).await? {
                 return Ok(false);
             }
-            if !factors::delete_totp(conn, user.user.id).await? {
+            let Some(name) = passkeys::delete_for_user(conn, user.user.id, id).await? else {
                 return Ok(false);
-            }
-            if !second_factor::required(conn, user.user.id).await? {
-                factors::delete_recovery_codes(conn, user.user.id).await?;
-                sessions::set_assurance(state, conn, user.session.id, Assurance::PASSWORD, None)
-                    .await?;
-            }
-            record(conn, AuthEvent::MfaDisabled, user, ip, "totp", now).await?;
-            revoke_others(state, conn, user, ip).await?;
-            notices::queue(state, conn, &user.user.email, Notice::TotpRemoved, ip).await?;
+            };
+            let change = Change {
+                event: AuthEvent::PasskeyRemoved,
+                detail: "passkey",
+                notice: Notice::PasskeyRemoved(name),
+            };
+            factor_removed(state, conn, user, ip, change).await?;
             Ok(true)
         })
         .await?;

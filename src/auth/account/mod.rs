@@ -16,4 +16,6 @@ pub mod reauth;
 pub use changes::{change_password, revoke_other_sessions, revoke_own_session, PasswordChange};
 pub use deletion::delete_account;
 pub use links::Reset;
-pub use reauth::{may_act, reauthenticate, recently_authenticated, Reauth};
+pub use reauth::{
+    may_act, reauthenticate, reauthenticated_with_passkey, recently_authenticated, Reauth,
+};

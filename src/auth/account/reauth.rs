@@ -89,6 +89,25 @@ pub async fn reauthenticate(
     } else {
         Assurance::PASSWORD
     };
+    renew(state, user, assurance, client).await
+}
+
+/// A passkey (with user verification) re-authenticated `user`'s session.
+pub async fn reauthenticated_with_passkey(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+) -> Result<Reauth, AuthError> {
+    renew(state, user, Assurance::PASSKEY, client).await
+}
+
+/// Sets the session's new assurance and `auth_time`, and records it.
+async fn renew(
+    state: &AppState,
+    user: &CurrentUser,
+    assurance: Assurance,
+    client: &ClientInfo,
+) -> Result<Reauth, AuthError> {
     let now = state.clock.now();
     let mut conn = db::conn(&state.pool).await?;
     if !sessions::set_assurance(state, &mut conn, user.session.id, assurance, Some(now)).await? {
@@ -98,7 +117,7 @@ pub async fn reauthenticate(
         &mut conn,
         NewEvent {
             kind: AuthEvent::Reauthenticated.as_str(),
-            user_id: Some(fresh.id),
+            user_id: Some(user.user.id),
             session_id: Some(user.session.id),
             ip: &client.ip,
             detail: "",

@@ -2,9 +2,11 @@
 //! one way every entry point does it, `password` hashes on a bounded pool
 //! off the async workers, `throttle` counts failures per account and per IP.
 //! Second factors: `totp` (authenticator apps), `recovery` (single-use
-//! codes), and `second_factor`, the second step that checks either.
+//! codes), `passkeys` (WebAuthn ceremonies), and `second_factor`, the
+//! second step that checks a code.
 
 pub mod login;
+pub mod passkeys;
 pub mod password;
 pub mod recovery;
 pub mod second_factor;

@@ -24,19 +24,21 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Enrolled {
     pub totp: bool,
+    pub passkeys: i64,
     pub recovery_codes_left: i64,
 }
 
 impl Enrolled {
     /// Whether sign-in needs a second step.
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.passkeys > 0
     }
 }
 
 pub async fn enrolled(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<Enrolled, AuthError> {
     Ok(Enrolled {
         totp: factors::find_totp(conn, user_id).await?.is_some(),
+        passkeys: crate::db::passkeys::count_for_user(conn, user_id).await?,
         recovery_codes_left: factors::recovery_codes_left(conn, user_id).await?,
     })
 }

@@ -109,6 +109,13 @@ pub async fn succeed(
     Ok(())
 }
 
+/// Clears the email's count: a sign-in completed without a code (a
+/// passkey as the second step).
+pub async fn clear(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<()> {
+    login_failures::delete_key(conn, &email_key(email)).await?;
+    Ok(())
+}
+
 pub async fn purge_old(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<usize> {
     login_failures::delete_before(conn, now - WINDOW).await
 }

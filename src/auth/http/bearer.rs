@@ -50,6 +50,29 @@ impl Bearer {
             Err(ApiError::InsufficientScope(scope.as_str()))
         }
     }
+
+    /// RFC 9470 step-up: 401 `insufficient_user_authentication` unless the
+    /// token's sign-in (`auth_time`) is at most `max_age` old at `now` and,
+    /// when `acr` is given (`"aal2"`), the token's `acr` is at least that.
+    /// The challenge carries `max_age`, and `acr_values` when the level is
+    /// what falls short; the client signs in again and retries.
+    pub fn require_authentication(
+        &self,
+        now: time::OffsetDateTime,
+        max_age: time::Duration,
+        acr: Option<&'static str>,
+    ) -> Result<(), ApiError> {
+        let claims = &self.verified.claims;
+        let weak = acr.filter(|wanted| claims.acr.as_str() < *wanted);
+        let stale = now.unix_timestamp() - claims.auth_time > max_age.whole_seconds();
+        if weak.is_none() && !stale {
+            return Ok(());
+        }
+        Err(ApiError::InsufficientUserAuthentication {
+            max_age: max_age.whole_seconds(),
+            acr: weak,
+        })
+    }
 }
 
 /// The RFC 6750 error for a token that may not be used.

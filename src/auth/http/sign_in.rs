@@ -2,28 +2,32 @@
 //! (login form, registration).
 
 use super::client::ClientInfo;
-use super::current_user::CurrentUser;
+use super::current_user::resolve_with;
 use super::typed_session::TypedSession;
 use crate::auth::crypto;
-use crate::auth::error::AuthError;
 use crate::auth::events::RevokeReason;
 use crate::auth::sessions::{self, Assurance, Kind, Target};
 use crate::auth::state::AppState;
 use crate::db::users::User;
+use crate::error::AppError;
+use actix_web::HttpRequest;
 use diesel_async::AsyncPgConnection;
 
-/// Creates a web session for `user` under a renewed cookie key (no
-/// fixation). A live session this browser already had is revoked first.
-/// `false` when the password changed meanwhile (no session was created).
+/// Creates a web session for `user`, authenticated as `assurance`, under a
+/// renewed cookie key (no fixation). A live session this browser (`req`)
+/// already had is revoked first. `false` when the password changed
+/// meanwhile (no session was created).
 pub async fn start_web_session(
+    req: &HttpRequest,
     state: &AppState,
     conn: &mut AsyncPgConnection,
     user: &User,
     client: &ClientInfo,
     cookie: &TypedSession,
-    previous: Option<&CurrentUser>,
     assurance: Assurance,
-) -> Result<bool, AuthError> {
+) -> Result<bool, AppError> {
+    // A dead cookie is not purged here: signing in renews it instead.
+    let previous = resolve_with(req, false).await?;
     if let Some(old) = previous {
         sessions::revoke(
             state,

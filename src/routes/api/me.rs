@@ -34,20 +34,14 @@ pub async fn delete_me(
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::ProfileWrite)?;
-    let claims = auth.claims();
     let has_factor = {
         let mut conn = db::conn(&state.pool).await?;
         second_factor::required(&mut conn, auth.user_id()).await?
     };
     // For a user with a second factor, a password-only token falls short
     // however recent it is.
-    let weak = has_factor && claims.acr != "aal2";
-    if weak || !account::recently_authenticated(&state, claims.auth_time, state.clock.now()) {
-        return Err(ApiError::InsufficientUserAuthentication {
-            max_age: state.settings.reauth_window.whole_seconds(),
-            acr: weak.then_some("aal2"),
-        });
-    }
+    let acr = has_factor.then_some("aal2");
+    auth.require_authentication(state.clock.now(), state.settings.reauth_window, acr)?;
     account::delete_account(&state, auth.user_id(), &client.ip).await?;
     Ok(HttpResponse::NoContent().finish())
 }

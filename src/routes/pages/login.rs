@@ -4,7 +4,7 @@
 use super::{next_from_query, render, see_other};
 use crate::auth::account::links;
 use crate::auth::credentials::second_factor;
-use crate::auth::http::{csrf, current_user::resolve_with, pending, start_web_session};
+use crate::auth::http::{csrf, pending, start_web_session};
 use crate::auth::{
     authenticate, AppState, Assurance, AuthOutcome, ClientInfo, MaybeUser, TypedSession,
 };
@@ -134,14 +134,13 @@ pub async fn login(
                     .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
                 return Ok(res);
             }
-            let current = resolve_with(&req, false).await?;
             if !start_web_session(
+                &req,
                 &state,
                 &mut conn,
                 &user,
                 &client,
                 &session,
-                current.as_ref(),
                 Assurance::PASSWORD,
             )
             .await?

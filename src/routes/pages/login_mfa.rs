@@ -6,7 +6,7 @@
 use super::login::throttled_message;
 use super::{render, see_other};
 use crate::auth::credentials::{check_code, CodeOutcome};
-use crate::auth::http::{csrf, current_user::resolve_with, pending, start_web_session};
+use crate::auth::http::{csrf, pending, start_web_session};
 use crate::auth::{AppState, ClientInfo, TypedSession};
 use crate::db::{self, users};
 use crate::error::AppError;
@@ -20,6 +20,8 @@ use askama::Template;
 struct MfaPage {
     page: PageContext,
     error: Option<String>,
+    /// The user has a passkey: offer it.
+    passkey: bool,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -29,13 +31,18 @@ pub struct MfaForm {
     code: String,
 }
 
-fn page(
+async fn page(
     req: &HttpRequest,
     state: &AppState,
+    user_id: uuid::Uuid,
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let (csrf_token, cookie) = csrf::anon_token(req, state)?;
+    let passkey = {
+        let mut conn = db::conn(&state.pool).await?;
+        db::passkeys::count_for_user(&mut conn, user_id).await? > 0
+    };
     let body = MfaPage {
         page: PageContext {
             csrf_token,
@@ -43,6 +50,7 @@ fn page(
             notice: None,
         },
         error,
+        passkey,
     };
     render(status, &body, cookie)
 }
@@ -59,10 +67,10 @@ pub async fn mfa_form(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    if pending::read(&req, &state).is_none() {
+    let Some(pending) = pending::read(&req, &state) else {
         return restart(&state);
-    }
-    page(&req, &state, StatusCode::OK, None)
+    };
+    page(&req, &state, pending.user_id, StatusCode::OK, None).await
 }
 
 pub async fn mfa(
@@ -90,9 +98,11 @@ pub async fn mfa(
             let mut res = page(
                 &req,
                 &state,
+                user.id,
                 StatusCode::TOO_MANY_REQUESTS,
                 Some(throttled_message(secs)),
-            )?;
+            )
+            .await?;
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             return Ok(res);
@@ -100,25 +110,21 @@ pub async fn mfa(
         CodeOutcome::Failed => {
             let message =
                 "That code is not right. Try the current code from your app, or a recovery code.";
-            return page(&req, &state, StatusCode::BAD_REQUEST, Some(message.into()));
+            return page(
+                &req,
+                &state,
+                user.id,
+                StatusCode::BAD_REQUEST,
+                Some(message.into()),
+            )
+            .await;
         }
         ok => ok
             .assurance()
             .ok_or_else(|| anyhow::anyhow!("no assurance"))?,
     };
-    let current = resolve_with(&req, false).await?;
     let mut conn = db::conn(&state.pool).await?;
-    if !start_web_session(
-        &state,
-        &mut conn,
-        &user,
-        &client,
-        &session,
-        current.as_ref(),
-        assurance,
-    )
-    .await?
-    {
+    if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
         return restart(&state);
     }
     let next = if pending.next.is_empty() {

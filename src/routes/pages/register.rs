@@ -5,7 +5,7 @@
 use super::{render, see_other};
 use crate::auth::account::links;
 use crate::auth::credentials::{password, throttle};
-use crate::auth::http::{csrf, current_user::resolve_with, start_web_session};
+use crate::auth::http::{csrf, start_web_session};
 use crate::auth::tokens::scopes;
 use crate::auth::{AppState, Assurance, ClientInfo, Email, TypedSession};
 use crate::db;
@@ -144,15 +144,13 @@ pub async fn register(
         // No session until the address is proved.
         return Ok(see_other("/login?notice=verify-email"));
     }
-    // A dead cookie is not purged here: logging in renews it instead.
-    let current = resolve_with(&req, false).await?;
     if !start_web_session(
+        &req,
         &state,
         &mut conn,
         &user,
         &client,
         &session,
-        current.as_ref(),
         Assurance::PASSWORD,
     )
     .await?

@@ -16,6 +16,7 @@
 //!   codes, from the test's side.
 
 pub mod app;
+pub mod authenticator;
 pub mod database;
 pub mod factors;
 pub mod forge;

@@ -214,6 +214,40 @@ impl Browser {
             .await;
     }
 
+    /// Adds a WebDriver virtual authenticator (W3C WebAuthn "Automation"):
+    /// CTAP2, internal, resident keys, user verification that succeeds.
+    /// Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let v = self
+            .cmd(
+                "POST",
+                "/webauthn/authenticator",
+                Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                })),
+            )
+            .await;
+        v.as_str().expect("authenticator id").to_owned()
+    }
+
+    /// The credentials the virtual authenticator holds.
+    pub async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
+        self.cmd(
+            "GET",
+            &format!("/webauthn/authenticator/{authenticator}/credentials"),
+            None,
+        )
+        .await
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    }
+
     /// Polls `check` until it returns true (browser-side conditions).
     pub async fn wait_for(
         &self,

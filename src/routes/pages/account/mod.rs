@@ -52,6 +52,13 @@ struct SessionView {
     current: bool,
 }
 
+struct PasskeyView {
+    id: Uuid,
+    name: String,
+    created: When,
+    last_used: Option<When>,
+}
+
 struct EventView {
     what: String,
     when: When,
@@ -71,6 +78,7 @@ struct AccountPage {
     events: Vec<EventView>,
     message: Option<String>,
     factors: Enrolled,
+    passkeys: Vec<PasskeyView>,
     /// REAUTH_WINDOW in words.
     reauth_window: String,
 }
@@ -132,6 +140,16 @@ async fn account_page(
         })
         .collect();
     let factors = second_factor::enrolled(&mut conn, user.user.id).await?;
+    let passkeys = crate::db::passkeys::for_user(&mut conn, user.user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyView {
+            id: p.id,
+            name: p.name,
+            created: When::new(now, p.created_at),
+            last_used: p.last_used_at.map(|t| When::new(now, t)),
+        })
+        .collect();
     let page = AccountPage {
         page: user.page().with_notice(req),
         email: user.user.email.clone(),
@@ -141,6 +159,7 @@ async fn account_page(
         events,
         message,
         factors,
+        passkeys,
         reauth_window: human_duration(state.settings.reauth_window),
     };
     render(status, &page, None)
@@ -158,6 +177,12 @@ pub async fn account(
 #[serde(default)]
 pub struct CsrfForm {
     csrf_token: String,
+}
+
+impl CsrfForm {
+    pub fn token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 pub async fn revoke_one(

@@ -22,6 +22,7 @@ struct ReauthPage<'a> {
     email: &'a str,
     next: &'a str,
     needs_code: bool,
+    passkey: bool,
     error: Option<String>,
 }
 
@@ -41,15 +42,16 @@ async fn page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let needs_code = {
+    let factors = {
         let mut conn = db::conn(&state.pool).await?;
-        second_factor::required(&mut conn, user.user.id).await?
+        second_factor::enrolled(&mut conn, user.user.id).await?
     };
     let body = ReauthPage {
         page: user.page(),
         email: &user.user.email,
         next,
-        needs_code,
+        needs_code: factors.any(),
+        passkey: factors.passkeys > 0,
         error,
     };
     render(status, &body, None)

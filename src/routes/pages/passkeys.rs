@@ -1,0 +1,277 @@
+//! The passkey endpoints behind the pages' buttons (`static/js/passkeys.js`).
+//! JSON in and out; cookie-authenticated, so each needs the CSRF token in
+//! `X-CSRF-Token` (the session's, or the anonymous double-submit token on
+//! the sign-in pages). An assertion or registration that does not verify is
+//! 400 `{"error":"invalid_credential"}` and changes nothing.
+//!
+//! * add and remove (`/account/passkeys…`): sensitive actions;
+//! * sign in with a passkey alone (`/login/passkey…`): aal2 `["hwk"]`;
+//! * the second step after a password (`/login/mfa/passkey…`);
+//! * re-authentication (`/account/reauth/passkey…`).
+
+use super::{require_recent_auth, see_other};
+use crate::auth::account::links;
+use crate::auth::account::mfa::{self, PasskeyAdd};
+use crate::auth::account::{self, Reauth};
+use crate::auth::credentials::passkeys::{self, Purpose};
+use crate::auth::credentials::throttle;
+use crate::auth::http::csrf::{self, require_session_csrf};
+use crate::auth::http::{pending, start_web_session};
+use crate::auth::{AppState, Assurance, ClientInfo, CurrentUser, TypedSession};
+use crate::db::{self, users};
+use crate::error::AppError;
+use crate::web::safe_next;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+#[derive(serde::Deserialize)]
+pub struct NewPasskeyBody {
+    #[serde(default)]
+    name: String,
+    credential: Value,
+}
+
+#[derive(serde::Deserialize)]
+pub struct AssertionBody {
+    credential: Value,
+    #[serde(default)]
+    next: String,
+}
+
+/// The longest passkey name kept.
+const NAME_MAX: usize = 64;
+
+fn header_token(req: &HttpRequest) -> &str {
+    req.headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn invalid_credential() -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": "invalid_credential" }))
+}
+
+fn options_response(options: Option<Value>) -> HttpResponse {
+    match options {
+        Some(o) => HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(o),
+        // No passkey to ask for (or passkeys are off: PUBLIC_URL is an IP).
+        None => invalid_credential(),
+    }
+}
+
+fn go_to(next: &str) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "redirect": next }))
+}
+
+/// `POST /account/passkeys/options`.
+pub async fn register_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, header_token(&req))?;
+    require_recent_auth(&state, &user, "/account").await?;
+    let options = passkeys::start_registration(&state, &user.user).await?;
+    Ok(options_response(options))
+}
+
+/// `POST /account/passkeys`: `{"name", "credential"}` → 201 `{"id","name"}`
+/// (and `recovery_codes`, shown once, when this is the first factor).
+pub async fn register(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<NewPasskeyBody>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, header_token(&req))?;
+    require_recent_auth(&state, &user, "/account").await?;
+    let body = body.into_inner();
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        return Ok(HttpResponse::BadRequest().json(json!({
+            "error": "invalid_request",
+            "error_description": "name: 1 to 64 characters",
+        })));
+    }
+    let Some(credential) =
+        passkeys::finish_registration(&state, user.user.id, &body.credential).await?
+    else {
+        return Ok(invalid_credential());
+    };
+    match mfa::add_passkey(&state, &user, name, &credential, &client).await? {
+        PasskeyAdd::Added { id, recovery_codes } => {
+            let mut body = json!({ "id": id, "name": name });
+            if let Some(codes) = recovery_codes {
+                body["recovery_codes"] = json!(codes);
+            }
+            Ok(HttpResponse::Created().json(body))
+        }
+        PasskeyAdd::Duplicate => Ok(invalid_credential()),
+        PasskeyAdd::Conflict => Err(AppError::LoginRequired {
+            next: "/account".to_owned(),
+        }),
+    }
+}
+
+/// `POST /account/passkeys/{id}/delete`.
+pub async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<super::account::CsrfForm>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, form.token())?;
+    require_recent_auth(&state, &user, "/account").await?;
+    let id = uuid::Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
+    if !mfa::remove_passkey(&state, &user, id, &client).await? {
+        return Err(AppError::NotFound);
+    }
+    Ok(see_other("/account?notice=passkey-removed"))
+}
+
+/// `POST /login/passkey/options`: any discoverable credential.
+pub async fn sign_in_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    csrf::require_anon_csrf(&req, &state, header_token(&req))?;
+    let options = passkeys::start_authentication(&state, Purpose::SignIn, None).await?;
+    Ok(options_response(options))
+}
+
+/// `POST /login/passkey`: the assertion → a session (aal2, `["hwk"]`).
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<AssertionBody>,
+    client: ClientInfo,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    csrf::require_anon_csrf(&req, &state, header_token(&req))?;
+    let asserted =
+        passkeys::finish_authentication(&state, Purpose::SignIn, None, &body.credential).await?;
+    let Some(asserted) = asserted else {
+        return Ok(invalid_credential());
+    };
+    let mut conn = db::conn(&state.pool).await?;
+    let Some(user) = users::find(&mut conn, asserted.user_id).await? else {
+        return Ok(invalid_credential());
+    };
+    if links::verification_pending(&state.settings, &user) {
+        return Ok(HttpResponse::Forbidden().json(json!({
+            "error": "forbidden",
+            "error_description": "email address not verified",
+        })));
+    }
+    let assurance = Assurance::PASSKEY;
+    if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
+        return Ok(invalid_credential());
+    }
+    Ok(go_to("/account"))
+}
+
+/// `POST /login/mfa/passkey/options`: the pending user's passkeys.
+pub async fn second_step_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    csrf::require_anon_csrf(&req, &state, header_token(&req))?;
+    let Some(pending) = pending::read(&req, &state) else {
+        return Ok(invalid_credential());
+    };
+    let options =
+        passkeys::start_authentication(&state, Purpose::SecondFactor, Some(pending.user_id))
+            .await?;
+    Ok(options_response(options))
+}
+
+/// `POST /login/mfa/passkey`: the passkey as the second step.
+pub async fn second_step(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<AssertionBody>,
+    client: ClientInfo,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    csrf::require_anon_csrf(&req, &state, header_token(&req))?;
+    let Some(pending) = pending::read(&req, &state) else {
+        return Ok(invalid_credential());
+    };
+    let mut conn = db::conn(&state.pool).await?;
+    let Some(user) = users::find(&mut conn, pending.user_id)
+        .await?
+        .filter(|u| pending.matches(u))
+    else {
+        return Ok(invalid_credential());
+    };
+    let asserted = passkeys::finish_authentication(
+        &state,
+        Purpose::SecondFactor,
+        Some(user.id),
+        &body.credential,
+    )
+    .await?;
+    if asserted.is_none() {
+        return Ok(invalid_credential());
+    }
+    let assurance = Assurance::PASSWORD_PASSKEY;
+    if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
+        return Ok(invalid_credential());
+    }
+    throttle::clear(&mut conn, &user.email).await?;
+    let next = if pending.next.is_empty() {
+        "/account"
+    } else {
+        &pending.next
+    };
+    let mut res = go_to(next);
+    res.add_cookie(&pending::clear(&state))
+        .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
+    Ok(res)
+}
+
+/// `POST /account/reauth/passkey/options`.
+pub async fn reauth_options(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, header_token(&req))?;
+    let options =
+        passkeys::start_authentication(&state, Purpose::Reauth, Some(user.user.id)).await?;
+    Ok(options_response(options))
+}
+
+/// `POST /account/reauth/passkey`: renews this session's `auth_time`.
+pub async fn reauth(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: web::Json<AssertionBody>,
+    client: ClientInfo,
+) -> Result<HttpResponse, AppError> {
+    require_session_csrf(&req, &state, &user, header_token(&req))?;
+    let asserted = passkeys::finish_authentication(
+        &state,
+        Purpose::Reauth,
+        Some(user.user.id),
+        &body.credential,
+    )
+    .await?;
+    if asserted.is_none() {
+        return Ok(invalid_credential());
+    }
+    match account::reauthenticated_with_passkey(&state, &user, &client).await? {
+        Reauth::Done => Ok(go_to(safe_next(&body.next).unwrap_or("/account"))),
+        _ => {
+            Ok(HttpResponse::build(StatusCode::CONFLICT).json(json!({ "error": "session_ended" })))
+        }
+    }
+}
