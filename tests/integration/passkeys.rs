@@ -347,3 +347,52 @@ async fn a_passkey_reauthenticates_a_stale_session_and_removing_it_revokes_the_r
         .await;
     assert_eq!(subjects, 2);
 }
+
+#[actix_web::test]
+async fn a_ceremony_lives_five_minutes_and_only_for_its_own_purpose() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let (mut key, _) = add_passkey(&app, "Key").await;
+    let browser = app.another_browser();
+
+    // Options for the sign-in, answered too late.
+    let options = post_json(&browser, "/login/passkey/options", "/login", json!({}))
+        .await
+        .json();
+    app.clock
+        .advance(time::Duration::minutes(5) + time::Duration::seconds(1));
+    let late = key.assert(&options, &Tamper::default());
+    let res = post_json(
+        &browser,
+        "/login/passkey",
+        "/login",
+        json!({ "credential": late }),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "an expired challenge");
+
+    // A re-authentication ceremony does not finish a sign-in.
+    let options = post_json(
+        &app,
+        "/account/reauth/passkey/options",
+        "/account",
+        json!({}),
+    )
+    .await
+    .json();
+    let answer = key.assert(&options, &Tamper::default());
+    let res = post_json(
+        &browser,
+        "/login/passkey",
+        "/login",
+        json!({ "credential": answer }),
+    )
+    .await;
+    assert_eq!(
+        res.status,
+        StatusCode::BAD_REQUEST,
+        "another purpose's challenge"
+    );
+    assert_eq!(browser.get("/account").await.status, StatusCode::SEE_OTHER);
+    let _ = email;
+}
