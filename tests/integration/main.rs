@@ -21,6 +21,7 @@ mod lifecycle;
 mod login;
 mod mail;
 mod notes;
+mod openapi;
 mod operations;
 mod outage;
 mod page_flows;
