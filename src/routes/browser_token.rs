@@ -16,7 +16,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::HashMap;
 
 use super::api::openapi::{
-    Forbidden, LoginRequired, OAuthError, TokenIssued, TooLarge, Unavailable,
+    Forbidden, LoginRequired, OAuthError, SessionUnavailable, TokenIssued, TooLarge,
 };
 
 /// The optional body of `POST /auth/token` (form-encoded or a JSON object of
@@ -49,7 +49,7 @@ pub struct BrowserTokenRequest {
         (status = 401, response = LoginRequired),
         (status = 403, response = Forbidden),
         (status = 413, response = TooLarge),
-        (status = 503, response = Unavailable),
+        (status = 503, response = SessionUnavailable),
     ),
     security(("session_cookie" = [], "csrf_header" = [])),
 )]

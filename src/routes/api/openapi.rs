@@ -103,6 +103,7 @@ const SCOPES: &[(&str, &str)] = &[
             Throttled,
             Unavailable,
             TokenIssued,
+            SessionUnavailable,
         ),
     ),
     modifiers(&Describe),
@@ -117,7 +118,7 @@ const SCOPES: &[(&str, &str)] = &[
 pub struct ApiDoc;
 
 /// A JSON error response, with the headers it carries.
-fn error_response(description: &str, headers: &[(&str, &str)]) -> RefOr<Response> {
+fn error_response(description: &str, headers: &[(&str, &str)]) -> Response {
     let body = ContentBuilder::new()
         .schema(Some(Ref::from_schema_name("ErrorBody")))
         .build();
@@ -127,7 +128,7 @@ fn error_response(description: &str, headers: &[(&str, &str)]) -> RefOr<Response
     for (name, text) in headers {
         response = response.header(*name, string_header(text));
     }
-    RefOr::T(response.build())
+    response.build()
 }
 
 const WWW_AUTHENTICATE: &str = "WWW-Authenticate";
@@ -141,7 +142,7 @@ macro_rules! error_responses {
             pub struct $name;
             impl<'s> ToResponse<'s> for $name {
                 fn response() -> (&'s str, RefOr<Response>) {
-                    (stringify!($name), error_response($description, &[$(($header, $text)),*]))
+                    (stringify!($name), RefOr::T(error_response($description, &[$(($header, $text)),*])))
                 }
             }
         )*
@@ -166,6 +167,26 @@ error_responses! {
         RETRY_AFTER = "seconds to wait";
     Unavailable: "`temporarily_unavailable`: the database is unreachable, or too many sign-ins are queued.",
         RETRY_AFTER = "seconds to wait (5, or 1 when sign-ins are queued)";
+}
+
+/// The 503 of `POST /auth/token`: JSON from the handler, or the HTML error
+/// page when the session store itself cannot load the cookie's session
+/// (`middleware::session_store_errors`).
+pub struct SessionUnavailable;
+
+impl<'s> ToResponse<'s> for SessionUnavailable {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let mut response = error_response(
+            "`temporarily_unavailable`: the database is unreachable (an HTML error page when it fails while loading the session).",
+            &[(RETRY_AFTER, "seconds to wait")],
+        );
+        let html = ObjectBuilder::new().schema_type(Type::String).build();
+        response.content.insert(
+            "text/html".to_owned(),
+            ContentBuilder::new().schema(Some(html)).build(),
+        );
+        ("SessionUnavailable", RefOr::T(response))
+    }
 }
 
 /// The 200 of both token endpoints (RFC 6749 §5.1).
