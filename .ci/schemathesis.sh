@@ -3,7 +3,8 @@
 # Schemathesis and every one of its default checks: no 5xx, and every status
 # code, header, content type and body as the document says. Starts the built
 # binary on a free port against a fresh database, with a user holding every
-# scope and a real bearer token from the password grant, and cleans up after.
+# scope, a real bearer token from the password grant and a web session (for
+# POST /auth/token), and cleans up after.
 #
 # Three runs, so the fuzzer does not pull the rug from under itself: the
 # first covers every operation but the two that end the token's session, then
@@ -67,10 +68,34 @@ token() {
         python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
 }
 
+# A web session too, for POST /auth/token: the login form's cookie, and the
+# session's CSRF token from a page's <meta name="csrf-token">.
+jar="$work/cookies"
+meta_csrf() {
+    curl -fs -b "$jar" -c "$jar" "$base$1" |
+        python3 -c 'import re, sys; print(re.search(r"name=\"csrf-token\" content=\"([^\"]*)\"", sys.stdin.read()).group(1))'
+}
+curl -fs -o /dev/null -b "$jar" -c "$jar" "$base/login" \
+    --data-urlencode "csrf_token=$(meta_csrf /login)" \
+    --data-urlencode "email=$email" --data-urlencode "password=$password"
+csrf=$(meta_csrf /account)
+cookie=$(awk '$6 == "session" { print $7 }' "$jar")
+[ -n "$cookie" ] || { echo "signing in for a web session failed" >&2; exit 1; }
+
+# The credentials go to the document's security schemes (not as fixed
+# headers), so the checks that leave them out really do.
 fuzz() {
+    cat >"$work/schemathesis.toml" <<EOF
+[auth.openapi.bearer]
+bearer = "$(token)"
+[auth.openapi.session_cookie]
+api_key = "$cookie"
+[auth.openapi.csrf_header]
+api_key = "$csrf"
+EOF
     # Bounded: examples per operation, and a hard stop.
-    timeout 600 schemathesis --no-color run "$base/api/openapi.json" \
-        --header "Authorization: Bearer $(token)" \
+    timeout 600 schemathesis --no-color --config-file "$work/schemathesis.toml" \
+        run "$base/api/openapi.json" \
         --max-examples "$MAX_EXAMPLES" --seed "$SEED" \
         --request-timeout 10 --workers 1 "$@"
 }

@@ -18,7 +18,7 @@
 //! route in `routes::API_ROUTES` (or the two small JSON tables beside it) has
 //! no description, or a description has no route.
 
-use crate::auth::AppState;
+use crate::auth::{AppState, Scope};
 use crate::error::ErrorBody;
 use crate::routes::api::{jwks, me, notes, revoke, stats, tokens};
 use crate::routes::browser_token;
@@ -266,7 +266,7 @@ impl Modify for Describe {
         if let Some(components) = doc.components.as_mut() {
             for name in PARAMETER_SETS {
                 if let Some(RefOr::T(schema)) = components.schemas.get_mut(*name) {
-                    forbid_nul(schema);
+                    describe_parameters(schema);
                     if matches!(schema, Schema::Object(o) if o.required.is_empty()) {
                         optional.push(*name);
                     }
@@ -292,34 +292,50 @@ const PARAMETER_SETS: &[&str] = &["TokenRequest", "RevokeRequest", "BrowserToken
 /// A string without NUL.
 const NO_NUL: &str = "^[^\\u0000]*$";
 
-fn no_nul_string() -> Schema {
+/// What `str::trim` removes (Unicode White_Space), as a regex class body.
+const WHITESPACE: &str =
+    "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+/// What `scopes::narrow` reads as a scope parameter: known names separated
+/// by spaces or tabs, whitespace around them, or nothing (the whole grant).
+fn scope_pattern() -> String {
+    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let name = format!("(?:{})", names.join("|"));
+    format!("^[{WHITESPACE}]*(?:{name}(?:[\\t ]+{name})*)?[{WHITESPACE}]*$")
+}
+
+fn string_matching(pattern: String) -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(NO_NUL))
+        .pattern(Some(pattern))
         .build()
         .into()
 }
 
-/// States the NUL rule on a parameter set: its names, its values, and those
-/// of its other (ignored) parameters.
-fn forbid_nul(schema: &mut Schema) {
+/// States the rules of `read_params` on a parameter set: names and values
+/// are strings without NUL (its other, ignored, parameters too), and a
+/// `scope` is one that `scopes::narrow` can read.
+fn describe_parameters(schema: &mut Schema) {
     match schema {
         Schema::OneOf(one_of) => {
             for item in &mut one_of.items {
                 if let RefOr::T(s) = item {
-                    forbid_nul(s);
+                    describe_parameters(s);
                 }
             }
         }
         Schema::Object(object) => {
-            object.property_names = Some(Box::new(no_nul_string()));
-            for property in object.properties.values_mut() {
+            object.property_names = Some(Box::new(string_matching(NO_NUL.to_owned())));
+            for (name, property) in &mut object.properties {
                 if let RefOr::T(Schema::Object(p)) = property {
+                    if name == "scope" {
+                        p.pattern = Some(scope_pattern());
+                    }
                     p.pattern.get_or_insert_with(|| NO_NUL.to_owned());
                 }
             }
             object.additional_properties = Some(Box::new(AdditionalProperties::RefOr(RefOr::T(
-                no_nul_string(),
+                string_matching(NO_NUL.to_owned()),
             ))));
         }
         _ => {}
@@ -477,7 +493,6 @@ pub async fn docs_asset(file: web::Path<String>) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Scope;
 
     #[test]
     fn the_document_is_openapi_3_1() {
