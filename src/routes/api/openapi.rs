@@ -5,10 +5,11 @@
 //!
 //! Everything is registered here, in one place:
 //!
-//! * a new JSON route gets `#[utoipa::path(...)]` on its handler (its own
-//!   success and specific error statuses, and `security(("bearer" =
-//!   ["scope"]))` for a bearer route) and one line in `paths(...)` below; its
-//!   body types derive `utoipa::ToSchema` and go into `schemas(...)`;
+//! * a new JSON route (one line in a `route_table!` of `routes/mod.rs`) gets
+//!   `#[utoipa::path(...)]` on its handler (its own success and specific
+//!   error statuses, and `security(("bearer" = ["scope"]))` for a bearer
+//!   route) and one line in `paths(...)` below; its body types derive
+//!   `utoipa::ToSchema` and go into `schemas(...)`;
 //! * what every bearer route answers alike (400 for a malformed
 //!   `Authorization` header, 401, 403 `insufficient_scope` when it names a
 //!   scope, 503) is added by `Describe` below, as is the OAuth2 alternative of
