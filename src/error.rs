@@ -280,6 +280,23 @@ impl From<diesel::result::Error> for ApiError {
 
 pub const REALM: &str = "hybrid-auth";
 
+/// The JSON body of every API error: RFC 6749 §5.2 on the token endpoints,
+/// RFC 6750 §3 for bearer requests (which also answer `WWW-Authenticate`).
+/// The one type that `ApiError` renders and the API description shows.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error code: `invalid_request`, `invalid_grant`, `invalid_scope`,
+    /// `unsupported_grant_type`, `unauthorized`, `invalid_token`,
+    /// `insufficient_scope`, `insufficient_user_authentication`,
+    /// `login_required`, `forbidden`, `not_found`, `too_many_attempts`,
+    /// `temporarily_unavailable` or `server_error`.
+    #[schema(example = "invalid_request")]
+    pub error: &'static str,
+    /// Human-readable text for the developer (never shown to end users as is).
+    #[schema(example = "missing parameter `grant_type`")]
+    pub error_description: String,
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -301,8 +318,8 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let (code, description): (&str, String) = match self {
-            ApiError::OAuth { code, description } => (code, description.clone()),
+        let (code, description): (&'static str, String) = match self {
+            ApiError::OAuth { code, description } => (*code, description.clone()),
             ApiError::NoToken => ("unauthorized", "a bearer access token is required".into()),
             ApiError::BadHeader(d) => ("invalid_request", (*d).into()),
             ApiError::InvalidToken(d) => ("invalid_token", (*d).into()),
@@ -394,6 +411,9 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        res.json(serde_json::json!({ "error": code, "error_description": description }))
+        res.json(ErrorBody {
+            error: code,
+            error_description: description,
+        })
     }
 }

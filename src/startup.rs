@@ -181,7 +181,7 @@ pub fn app(
         .wrap(from_fn(middleware::request_id))
         .configure(routes::public_routes)
         .service(
-            web::scope("/api/v1")
+            web::scope(routes::API_PREFIX)
                 .wrap(no_store())
                 .configure(routes::api_routes)
                 .default_service(web::to(routes::api::not_found)),

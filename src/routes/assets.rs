@@ -16,6 +16,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/favicon.svg"),
     ),
     (
+        "js/api-docs.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/js/api-docs.js"),
+    ),
+    (
         "js/auth-fetch.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/js/auth-fetch.js"),

@@ -13,7 +13,46 @@ use crate::auth::AppState;
 use crate::db::{self, users};
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
+use std::collections::HashMap;
 
+use super::api::openapi::{
+    Forbidden, LoginRequired, OAuthError, SessionUnavailable, TokenIssued, TooLarge,
+};
+
+/// The optional body of `POST /auth/token` (form-encoded or a JSON object of
+/// strings, read by `read_params`).
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"scope": "notes:read"}))]
+#[allow(dead_code)]
+pub struct BrowserTokenRequest {
+    /// Space-separated scopes narrowing the session's grant.
+    #[serde(default)]
+    scope: String,
+    #[serde(flatten)]
+    other: HashMap<String, String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    tag = "tokens",
+    summary = "The browser's refresh: an access token for the current web session",
+    description = "The session cookie is the credential and `X-CSRF-Token` (the page's `<meta name=\"csrf-token\">`) proves the page. Never a refresh token; nothing rotates.",
+    request_body(
+        content = BrowserTokenRequest,
+        content_type = "application/x-www-form-urlencoded",
+        description = "Optional: may be left out.",
+    ),
+    responses(
+        (status = 200, response = TokenIssued),
+        (status = 400, response = OAuthError),
+        (status = 401, response = LoginRequired),
+        (status = 403, response = Forbidden),
+        (status = 413, response = TooLarge),
+        (status = 503, response = SessionUnavailable),
+    ),
+    security(("session_cookie" = [], "csrf_header" = [])),
+)]
 /// Checked in the contract's order: foreign origin → 403, no live session →
 /// 401 `login_required`, bad CSRF header → 403, bad scope → 400.
 pub async fn browser_token(

@@ -1,7 +1,10 @@
 //! The HTTP layer: each handler parses the request, calls `auth/` (or `db/`
 //! for plain resources), and maps the outcome to a response. This file is
 //! the route table: adding a route is one line in `api_routes` or
-//! `page_routes`.
+//! `page_routes`. The JSON routes (`api_routes` and the two small tables
+//! beside it) are declared with `route_table!`, which also lists them, so
+//! the test of the OpenAPI document can hold every one of them to a
+//! description (`api/openapi.rs`).
 //!
 //! * `pages/`: server-rendered HTML, authenticated by the session cookie;
 //! * `browser_token.rs`: `POST /auth/token`, the browser's cookie-based refresh;
@@ -16,21 +19,62 @@ pub mod middleware;
 pub mod pages;
 pub mod prelude;
 
-use actix_web::web::{self, delete, get, post};
+use actix_web::web::{self, get, post};
 
-/// Routes under `/api/v1` (bearer tokens; JSON errors).
-pub fn api_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/token", post().to(api::tokens::token))
-        .route("/auth/revoke", post().to(api::revoke::revoke))
-        .route("/auth/logout", post().to(api::revoke::logout))
-        .route("/me", get().to(api::me::me))
-        .route("/me", delete().to(api::me::delete_me))
-        .route("/ping", get().to(api::me::ping))
-        .route("/notes", get().to(api::notes::list))
-        .route("/notes", post().to(api::notes::create))
-        .route("/notes/{id}", get().to(api::notes::get))
-        .route("/notes/{id}", delete().to(api::notes::delete))
-        .route("/stats", get().to(api::stats::stats));
+/// One registered route: its path (relative to the scope it is registered
+/// in) and the HTTP methods it answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+}
+
+/// Declares a route table once for both audiences: the function that
+/// registers it with actix (one resource per path, so a method the path does
+/// not answer gets 405 with `Allow`, not 404) and a constant listing it, which
+/// the OpenAPI test compares with the document (every route listed must be
+/// described: see `api::openapi`).
+macro_rules! route_table {
+    ($(#[$doc:meta])* fn $register:ident, const $table:ident;
+     $($path:literal => { $($method:ident: $handler:path),+ $(,)? })*) => {
+        $(#[$doc])*
+        pub fn $register(cfg: &mut web::ServiceConfig) {
+            $(cfg.service(web::resource($path)$(.route(web::$method().to($handler)))+);)*
+        }
+        #[doc = concat!("The routes `", stringify!($register), "` registers.")]
+        pub const $table: &[RouteEntry] = &[
+            $(RouteEntry { path: $path, methods: &[$(stringify!($method)),+] }),*
+        ];
+    };
+}
+
+/// Where `api_routes` is mounted.
+pub const API_PREFIX: &str = "/api/v1";
+
+route_table! {
+    /// Routes under `/api/v1` (bearer tokens; JSON errors).
+    fn api_routes, const API_ROUTES;
+    "/auth/token" => { post: api::tokens::token }
+    "/auth/revoke" => { post: api::revoke::revoke }
+    "/auth/logout" => { post: api::revoke::logout }
+    "/me" => { get: api::me::me, delete: api::me::delete_me }
+    "/ping" => { get: api::me::ping }
+    "/notes" => { get: api::notes::list, post: api::notes::create }
+    "/notes/{id}" => { get: api::notes::get, delete: api::notes::delete }
+    "/stats" => { get: api::stats::stats }
+}
+
+route_table! {
+    /// The JSON route behind the session cookie: the browser's refresh
+    /// (registered among the pages, inside the session middleware).
+    fn browser_json_routes, const BROWSER_JSON_ROUTES;
+    "/auth/token" => { post: browser_token::browser_token }
+}
+
+route_table! {
+    /// The JSON route outside both scopes: the JWKS.
+    fn public_json_routes, const PUBLIC_JSON_ROUTES;
+    "/.well-known/jwks.json" => { get: api::jwks::jwks }
 }
 
 /// Routes behind the session cookie (HTML pages, and the browser's refresh).
@@ -88,7 +132,7 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
             post().to(account::mfa::regenerate_codes),
         )
         .route("/refresh", get().to(refresh_demo::refresh_demo))
-        .route("/auth/token", post().to(browser_token::browser_token))
+        .configure(browser_json_routes)
         .route("/password/forgot", get().to(reset::forgot_form))
         .route("/password/forgot", post().to(reset::forgot))
         .route("/password/reset/{token}", get().to(reset::reset_form))
@@ -105,7 +149,10 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
 pub fn public_routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", get().to(health::healthz))
         .route("/readyz", get().to(health::readyz))
-        .route("/.well-known/jwks.json", get().to(api::jwks::jwks))
+        .configure(public_json_routes)
+        .route("/api/openapi.json", get().to(api::openapi::document))
+        .route("/api/docs", get().to(api::openapi::docs_page))
+        .route("/api/docs/{file}", get().to(api::openapi::docs_asset))
         .service(web::scope("/static").route("/{path:.*}", get().to(assets::asset)));
 }
 

@@ -8,18 +8,40 @@ use crate::db::{self, users};
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};
 
+use super::openapi::StepUpOrUnauthorized;
+
+/// The body of `GET /api/v1/me`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Profile {
+    email: String,
+    /// The user's id (the `sub` claim).
+    id: uuid::Uuid,
+    /// The token's scopes.
+    scope: String,
+    /// The token's session (the `sid` claim).
+    session_id: uuid::Uuid,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "profile",
+    summary = "The token's user",
+    responses((status = 200, description = "The profile.", body = Profile)),
+    security(("bearer" = ["profile:read"])),
+)]
 pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::ProfileRead)?;
     let mut conn = db::conn(&state.pool).await?;
     let user = users::find(&mut conn, auth.user_id())
         .await?
         .ok_or(ApiError::InvalidToken("access token revoked"))?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "id": user.id,
-        "email": user.email,
-        "session_id": auth.session_id(),
-        "scope": auth.claims().scope,
-    })))
+    Ok(HttpResponse::Ok().json(Profile {
+        email: user.email,
+        id: user.id,
+        scope: auth.claims().scope.clone(),
+        session_id: auth.session_id(),
+    }))
 }
 
 /// `DELETE /api/v1/me` (scope `profile:write`): deletes the account, 204.
@@ -28,6 +50,17 @@ pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse
 /// `max_age` (and `acr_values="aal2"` when the user has a second factor but
 /// the token is aal1), and the client signs in again (password grant, with
 /// `otp`) to step up.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/me",
+    tag = "profile",
+    summary = "Delete the account (needs a recent sign-in)",
+    responses(
+        (status = 204, description = "The account and all that is the user's are deleted; every session was revoked first."),
+        (status = 401, response = StepUpOrUnauthorized),
+    ),
+    security(("bearer" = ["profile:write"])),
+)]
 pub async fn delete_me(
     state: web::Data<AppState>,
     auth: Bearer,
@@ -46,17 +79,33 @@ pub async fn delete_me(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(serde::Serialize)]
-struct Ping<'a> {
+/// The body of `GET /api/v1/ping`: the verified token's claims.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Ping<'a> {
+    /// The user's id.
     sub: uuid::Uuid,
+    /// The session's id.
     sid: uuid::Uuid,
     scope: &'a str,
+    /// Expiry, unix seconds.
     exp: i64,
+    /// How the session was authenticated: `aal1` (a password) or `aal2`.
+    #[schema(example = "aal1")]
     acr: &'a str,
+    /// RFC 8176 authentication methods, e.g. `["pwd"]`.
     amr: &'a [String],
+    /// When the session last signed in, unix seconds.
     auth_time: i64,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/ping",
+    tag = "profile",
+    summary = "Echo of the verified token (any scope)",
+    responses((status = 200, description = "The token's claims.", body = Ping)),
+    security(("bearer" = [])),
+)]
 pub async fn ping(auth: Bearer) -> HttpResponse {
     let c = auth.claims();
     HttpResponse::Ok().json(Ping {

@@ -4,6 +4,7 @@
 pub mod jwks;
 pub mod me;
 pub mod notes;
+pub mod openapi;
 pub mod params;
 pub mod revoke;
 pub mod stats;

@@ -11,7 +11,38 @@ use crate::auth::{sessions, AppState, Bearer, ClientInfo, RevokeReason, Target};
 use crate::db;
 use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
+use std::collections::HashMap;
 
+use super::openapi::{InvalidRequest, TooLarge, Unavailable};
+
+/// The parameters of `POST /api/v1/auth/revoke` (form-encoded or a JSON
+/// object of strings, read by `read_params`).
+#[derive(utoipa::ToSchema)]
+#[schema(example = json!({"token": "rt_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"}))]
+#[allow(dead_code)]
+pub struct RevokeRequest {
+    /// A refresh token (any of its family, spent or not) or an access token.
+    #[schema(min_length = 1, pattern = "^[^\\u0000]+$")]
+    token: String,
+    /// Other parameters (such as `token_type_hint`) are ignored.
+    #[serde(flatten)]
+    other: HashMap<String, String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/revoke",
+    tag = "tokens",
+    summary = "Revoke the session a token belongs to (RFC 7009)",
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke (unknown, malformed, expired or already revoked tokens alike): an empty body.",
+            headers(("Cache-Control" = String, description = "`no-store`"), ("Pragma" = String, description = "`no-cache`"))),
+        (status = 400, response = InvalidRequest),
+        (status = 413, response = TooLarge),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -47,6 +78,14 @@ pub async fn revoke(
         .finish())
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "tokens",
+    summary = "Revoke the bearer token's own session",
+    responses((status = 204, description = "The session is revoked: its access and refresh tokens no longer work.")),
+    security(("bearer" = [])),
+)]
 pub async fn logout(
     state: web::Data<AppState>,
     auth: Bearer,

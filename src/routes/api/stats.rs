@@ -6,13 +6,29 @@
 
 use crate::routes::prelude::*;
 
+/// The body of `GET /api/v1/stats`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    /// Live sessions, web and API.
+    live_sessions: i64,
+    users: i64,
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/stats",
+    tag = "stats",
+    summary = "How many users and live sessions there are",
+    responses((status = 200, description = "The counts.", body = Stats)),
+    security(("bearer" = ["stats:read"])),
+)]
 pub async fn stats(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse, ApiError> {
     auth.require(Scope::StatsRead)?;
     let mut conn = db::conn(&state.pool).await?;
     let users = db::users::count(&mut conn).await?;
     let live_sessions = db::sessions::count_live(&mut conn, state.clock.now()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "users": users,
-        "live_sessions": live_sessions,
-    })))
+    Ok(HttpResponse::Ok().json(Stats {
+        live_sessions,
+        users,
+    }))
 }

@@ -15,21 +15,84 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use std::collections::HashMap;
 
+use super::openapi::{OAuthError, Throttled, TokenIssued, TooLarge, Unavailable};
+
+/// The RFC 6749 §5.1 success response body.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct TokenResponse<'a> {
+    /// The access token: a JWT (`typ` `at+jwt`, EdDSA).
+    access_token: &'a str,
+    /// Seconds until the access token expires (`exp` − `iat`).
+    #[schema(example = 900)]
+    expires_in: i64,
+    /// The successor refresh token (`rt_` + 43 base64url characters); only
+    /// from the password and refresh_token grants, never from
+    /// `POST /auth/token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^rt_[A-Za-z0-9_-]{43}$")]
+    refresh_token: Option<&'a str>,
+    /// The token's scopes, space-separated, in canonical order.
+    #[schema(example = "profile:read notes:read notes:write")]
+    scope: &'a str,
+    #[schema(inline)]
+    token_type: TokenType,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub enum TokenType {
+    Bearer,
+}
+
 /// The RFC 6749 §5.1 success response.
 pub fn token_response(minted: &Minted, scope: &str, refresh_token: Option<&str>) -> HttpResponse {
-    let mut body = serde_json::json!({
-        "access_token": minted.token,
-        "token_type": "Bearer",
-        "expires_in": minted.exp - minted.iat,
-        "scope": scope,
-    });
-    if let Some(rt) = refresh_token {
-        body["refresh_token"] = serde_json::Value::String(rt.to_owned());
-    }
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
-        .json(body)
+        .json(TokenResponse {
+            access_token: &minted.token,
+            expires_in: minted.exp - minted.iat,
+            refresh_token,
+            scope,
+            token_type: TokenType::Bearer,
+        })
+}
+
+/// The parameters of `POST /api/v1/auth/token` (form-encoded or a JSON
+/// object of strings; `read_params` reads them). Described here, parsed
+/// there: a JSON value that is not a string is `invalid_request`.
+#[derive(utoipa::ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+#[schema(example = json!({
+    "grant_type": "password",
+    "username": "user@example.com",
+    "password": "correct horse battery staple",
+    "scope": "notes:read notes:write",
+}))]
+#[allow(dead_code)]
+pub enum TokenRequest {
+    /// Sign in with the account's email and password: a new API session.
+    Password {
+        /// The email address (trimmed and lower-cased).
+        #[schema(min_length = 1)]
+        username: String,
+        #[schema(min_length = 1, format = Password)]
+        password: String,
+        /// Space-separated scopes narrowing the user's grant.
+        #[serde(default)]
+        scope: String,
+        #[serde(flatten)]
+        other: HashMap<String, String>,
+    },
+    /// Rotate a refresh token: its successor and a new access token.
+    RefreshToken {
+        #[schema(min_length = 1)]
+        refresh_token: String,
+        /// Space-separated scopes narrowing this access token only.
+        #[serde(default)]
+        scope: String,
+        #[serde(flatten)]
+        other: HashMap<String, String>,
+    },
 }
 
 pub fn scope_error(e: ScopeError) -> ApiError {
@@ -45,6 +108,24 @@ fn check_scope_syntax(params: &HashMap<String, String>) -> Result<(), ApiError> 
 }
 
 /// `POST /api/v1/auth/token`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/token",
+    tag = "tokens",
+    summary = "Token endpoint: the password and refresh_token grants (RFC 6749)",
+    request_body(
+        content = TokenRequest,
+        content_type = "application/x-www-form-urlencoded",
+        description = "Grant parameters; unknown ones are ignored.",
+    ),
+    responses(
+        (status = 200, response = TokenIssued),
+        (status = 400, response = OAuthError),
+        (status = 413, response = TooLarge),
+        (status = 429, response = Throttled),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,

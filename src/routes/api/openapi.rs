@@ -1,0 +1,524 @@
+//! The API describes itself: `GET /api/openapi.json` is an OpenAPI 3.1
+//! document of every JSON route, generated from the handlers'
+//! `#[utoipa::path]` attributes and the types they answer with, and
+//! `GET /api/docs` renders it with Swagger UI, served from the binary.
+//!
+//! Everything is registered here, in one place:
+//!
+//! * a new JSON route (one line in a `route_table!` of `routes/mod.rs`) gets
+//!   `#[utoipa::path(...)]` on its handler (its own success and specific
+//!   error statuses, and `security(("bearer" = ["scope"]))` for a bearer
+//!   route) and one line in `paths(...)` below; its body types derive
+//!   `utoipa::ToSchema` and go into `schemas(...)`;
+//! * what every bearer route answers alike (400 for a malformed
+//!   `Authorization` header, 401, 403 `insufficient_scope` when it names a
+//!   scope, 503) is added by `Describe` below, as is the OAuth2 alternative of
+//!   each bearer requirement, so handlers only state what is theirs.
+//!
+//! The test `openapi::the_document_describes_every_json_route` fails when a
+//! route in `routes::API_ROUTES` (or the two small JSON tables beside it) has
+//! no description, or a description has no route.
+
+use crate::auth::{AppState, Scope};
+use crate::error::ErrorBody;
+use crate::routes::api::{jwks, me, notes, revoke, stats, tokens};
+use crate::routes::browser_token;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use askama::Template;
+use std::sync::{Arc, OnceLock};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::{Header, HeaderBuilder};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{AdditionalProperties, Schema, Type};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
+    SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::Required;
+use utoipa::openapi::{ObjectBuilder, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+/// The scopes and what each allows (shown with the OAuth2 scheme).
+const SCOPES: &[(&str, &str)] = &[
+    ("profile:read", "read the user's profile (GET /api/v1/me)"),
+    (
+        "profile:write",
+        "change or delete the account (DELETE /api/v1/me)",
+    ),
+    ("notes:read", "read the user's notes"),
+    ("notes:write", "create and delete the user's notes"),
+    (
+        "stats:read",
+        "read the user and session counts (granted by an operator)",
+    ),
+];
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "hybrid-auth API",
+        description = "JSON routes of hybrid-auth: the token endpoints, the bearer API under `/api/v1` and the JWKS. Every error body is `{\"error\", \"error_description\"}` (RFC 6749 §5.2 / RFC 6750 §3). The full contract is docs/http-api.md in the repository.",
+    ),
+    paths(
+        tokens::token,
+        revoke::revoke,
+        revoke::logout,
+        browser_token::browser_token,
+        me::me,
+        me::delete_me,
+        me::ping,
+        notes::list,
+        notes::create,
+        notes::get,
+        notes::delete,
+        stats::stats,
+        jwks::jwks,
+    ),
+    components(
+        schemas(
+            ErrorBody,
+            tokens::TokenRequest,
+            tokens::TokenResponse,
+            revoke::RevokeRequest,
+            browser_token::BrowserTokenRequest,
+            me::Profile,
+            me::Ping,
+            notes::NewNote,
+            notes::NoteJson,
+            notes::NotePage,
+            stats::Stats,
+            jwks::Jwks,
+            jwks::Jwk,
+        ),
+        responses(
+            InvalidRequest,
+            OAuthError,
+            Unauthorized,
+            StepUpOrUnauthorized,
+            LoginRequired,
+            InsufficientScope,
+            Forbidden,
+            NotFound,
+            TooLarge,
+            Throttled,
+            Unavailable,
+            TokenIssued,
+            SessionUnavailable,
+        ),
+    ),
+    modifiers(&Describe),
+    tags(
+        (name = "tokens", description = "Getting and ending tokens"),
+        (name = "profile", description = "The token's user"),
+        (name = "notes", description = "The example resource"),
+        (name = "stats", description = "A scope only some users get"),
+        (name = "keys", description = "Verifying tokens elsewhere"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// A JSON error response, with the headers it carries.
+fn error_response(description: &str, headers: &[(&str, &str)]) -> Response {
+    let body = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ErrorBody")))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", body);
+    for (name, text) in headers {
+        response = response.header(*name, string_header(text));
+    }
+    response.build()
+}
+
+const WWW_AUTHENTICATE: &str = "WWW-Authenticate";
+const RETRY_AFTER: &str = "Retry-After";
+
+/// Declares the shared error responses, each a unit type that
+/// `#[utoipa::path]` can name (`response = TooLarge`).
+macro_rules! error_responses {
+    ($($name:ident: $description:literal $(, $header:ident = $text:literal)*;)*) => {
+        $(
+            pub struct $name;
+            impl<'s> ToResponse<'s> for $name {
+                fn response() -> (&'s str, RefOr<Response>) {
+                    (stringify!($name), RefOr::T(error_response($description, &[$(($header, $text)),*])))
+                }
+            }
+        )*
+    };
+}
+
+error_responses! {
+    InvalidRequest: "`invalid_request`: an unreadable body or a bad parameter, or a malformed `Authorization` header (then with `WWW-Authenticate`).",
+        WWW_AUTHENTICATE = "`Bearer realm=\"hybrid-auth\", error=\"invalid_request\", error_description=\"…\"` when the header was malformed";
+    OAuthError: "RFC 6749 §5.2: `invalid_request` (a missing, empty or repeated parameter, an unreadable body), `invalid_grant` (wrong credentials, an unknown, spent, revoked or expired refresh token, an unverified address), `invalid_scope` or `unsupported_grant_type`.";
+    Unauthorized: "No token (`unauthorized`), or one that may not be used (`invalid_token`: expired, revoked, or otherwise invalid).",
+        WWW_AUTHENTICATE = "`Bearer realm=\"hybrid-auth\"`, with `error=\"invalid_token\"` and `error_description` for a bad token";
+    StepUpOrUnauthorized: "`unauthorized` or `invalid_token` as on every bearer route, or `insufficient_user_authentication` (RFC 9470): the token's sign-in (`auth_time`) is older than REAUTH_WINDOW; sign in again (password grant) and retry.",
+        WWW_AUTHENTICATE = "for the step-up: `Bearer realm=\"hybrid-auth\", error=\"insufficient_user_authentication\", error_description=\"…\", max_age=\"600\"` (max_age = REAUTH_WINDOW in seconds)";
+    LoginRequired: "`login_required`: no live web session (no `WWW-Authenticate`).";
+    InsufficientScope: "`insufficient_scope`: the token lacks the scope the route needs.",
+        WWW_AUTHENTICATE = "`Bearer realm=\"hybrid-auth\", error=\"insufficient_scope\", scope=\"<needed scope>\"`";
+    Forbidden: "`forbidden`: a foreign `Origin` or `Sec-Fetch-Site`, a missing or wrong `X-CSRF-Token`, or (EMAIL_VERIFICATION=required) an unverified address.";
+    NotFound: "`not_found`: no such resource (also another user's, or a malformed id).";
+    TooLarge: "`invalid_request`: the request body is too large.";
+    Throttled: "`too_many_attempts`: too many failed sign-ins for this account or address.",
+        RETRY_AFTER = "seconds to wait";
+    Unavailable: "`temporarily_unavailable`: the database is unreachable, or too many sign-ins are queued.",
+        RETRY_AFTER = "seconds to wait (5, or 1 when sign-ins are queued)";
+}
+
+/// The 503 of `POST /auth/token`: JSON from the handler, or the HTML error
+/// page when the session store itself cannot load the cookie's session
+/// (`middleware::session_store_errors`).
+pub struct SessionUnavailable;
+
+impl<'s> ToResponse<'s> for SessionUnavailable {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let mut response = error_response(
+            "`temporarily_unavailable`: the database is unreachable (an HTML error page when it fails while loading the session).",
+            &[(RETRY_AFTER, "seconds to wait")],
+        );
+        let html = ObjectBuilder::new().schema_type(Type::String).build();
+        response.content.insert(
+            "text/html".to_owned(),
+            ContentBuilder::new().schema(Some(html)).build(),
+        );
+        ("SessionUnavailable", RefOr::T(response))
+    }
+}
+
+/// The 200 of both token endpoints (RFC 6749 §5.1).
+pub struct TokenIssued;
+
+impl<'s> ToResponse<'s> for TokenIssued {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let body = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("TokenResponse")))
+            .build();
+        let response = ResponseBuilder::new()
+            .description("An access token (and, from the grants, its refresh token).")
+            .content("application/json", body)
+            .header("Cache-Control", string_header("`no-store`"))
+            .header("Pragma", string_header("`no-cache`"))
+            .build();
+        ("TokenIssued", RefOr::T(response))
+    }
+}
+
+fn string_header(text: &str) -> Header {
+    let schema = ObjectBuilder::new().schema_type(Type::String).build();
+    HeaderBuilder::new()
+        .schema(schema)
+        .description(Some(text))
+        .build()
+}
+
+/// What the attributes leave to one place: the security schemes, and on every
+/// bearer operation its OAuth2 alternative and the responses all of them
+/// share.
+struct Describe;
+
+impl Modify for Describe {
+    fn modify(&self, doc: &mut Document) {
+        // Cargo.toml names no license.
+        doc.info.license = None;
+        if let Some(components) = doc.components.as_mut() {
+            let bearer = HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some(
+                    "An access token (EdDSA JWT, `typ` at+jwt) from the token endpoint. Each route names the scope it needs; `[]` means any valid token.",
+                ))
+                .build();
+            components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+            let token_url = "/api/v1/auth/token";
+            let flow = Password::with_refresh_url(
+                token_url,
+                Scopes::from_iter(SCOPES.iter().copied()),
+                token_url,
+            );
+            components.add_security_scheme(
+                "oauth2",
+                SecurityScheme::OAuth2(OAuth2::with_description(
+                    [Flow::Password(flow)],
+                    "The same bearer token, obtained with the password grant (and renewed with the refresh_token grant).",
+                )),
+            );
+            components.add_security_scheme(
+                "session_cookie",
+                SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                    "session",
+                    "The web session cookie (`__Host-session` when COOKIE_SECURE).",
+                ))),
+            );
+            components.add_security_scheme(
+                "csrf_header",
+                SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                    "X-CSRF-Token",
+                    "The session's CSRF token, from the page's `<meta name=\"csrf-token\">`.",
+                ))),
+            );
+        }
+        // A parameter set that requires nothing may be left out entirely.
+        let mut optional = Vec::new();
+        if let Some(components) = doc.components.as_mut() {
+            for name in PARAMETER_SETS {
+                if let Some(RefOr::T(schema)) = components.schemas.get_mut(*name) {
+                    describe_parameters(schema);
+                    if matches!(schema, Schema::Object(o) if o.required.is_empty()) {
+                        optional.push(*name);
+                    }
+                }
+            }
+        }
+        for item in doc.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                describe_bearer(op);
+                json_alike(op, &optional);
+            }
+        }
+    }
+}
+
+/// The bodies that `params::read_params` reads: every name and value is a
+/// string without NUL (a NUL anywhere is `invalid_request`).
+const PARAMETER_SETS: &[&str] = &["TokenRequest", "RevokeRequest", "BrowserTokenRequest"];
+
+/// A string without NUL.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// What `str::trim` removes (Unicode White_Space), as a regex class body.
+const WHITESPACE: &str =
+    "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+
+/// What `scopes::narrow` reads as a scope parameter: known names separated
+/// by spaces or tabs, whitespace around them, or nothing (the whole grant).
+fn scope_pattern() -> String {
+    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let name = format!("(?:{})", names.join("|"));
+    format!("^[{WHITESPACE}]*(?:{name}(?:[\\t ]+{name})*)?[{WHITESPACE}]*$")
+}
+
+fn string_matching(pattern: String) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .build()
+        .into()
+}
+
+/// States the rules of `read_params` on a parameter set: names and values
+/// are strings without NUL (its other, ignored, parameters too), and a
+/// `scope` is one that `scopes::narrow` can read.
+fn describe_parameters(schema: &mut Schema) {
+    match schema {
+        Schema::OneOf(one_of) => {
+            for item in &mut one_of.items {
+                if let RefOr::T(s) = item {
+                    describe_parameters(s);
+                }
+            }
+        }
+        Schema::Object(object) => {
+            object.property_names = Some(Box::new(string_matching(NO_NUL.to_owned())));
+            for (name, property) in &mut object.properties {
+                if let RefOr::T(Schema::Object(p)) = property {
+                    if name == "scope" {
+                        p.pattern = Some(scope_pattern());
+                    }
+                    p.pattern.get_or_insert_with(|| NO_NUL.to_owned());
+                }
+            }
+            object.additional_properties = Some(Box::new(AdditionalProperties::RefOr(RefOr::T(
+                string_matching(NO_NUL.to_owned()),
+            ))));
+        }
+        _ => {}
+    }
+}
+
+/// A parameter set is read from a form or from a JSON object of strings
+/// alike (`params::read_params`): the attributes name the form, the JSON
+/// follows here.
+fn json_alike(op: &mut Operation, optional: &[&str]) {
+    let Some(body) = op.request_body.as_mut() else {
+        return;
+    };
+    let Some(form) = body.content.get("application/x-www-form-urlencoded") else {
+        return;
+    };
+    let set = match &form.schema {
+        Some(RefOr::Ref(r)) => PARAMETER_SETS
+            .iter()
+            .find(|name| r.ref_location.ends_with(&format!("/{name}"))),
+        _ => None,
+    };
+    if let Some(set) = set {
+        if optional.contains(set) {
+            body.required = Some(Required::False);
+        }
+        let json = form.clone();
+        body.content.insert("application/json".to_owned(), json);
+        let limit = "Form-encoded (the standard) or a JSON object of strings; at most 16 KiB.";
+        body.description = Some(match body.description.take() {
+            Some(text) => format!("{text} {limit}"),
+            None => limit.to_owned(),
+        });
+    }
+}
+
+/// The scopes a bearer operation names, if it is one.
+pub fn bearer_scopes(op: &Operation) -> Option<Vec<String>> {
+    let requirement = op.security.as_ref()?.first()?;
+    let value = serde_json::to_value(requirement).ok()?;
+    let scopes = value.get("bearer")?.as_array()?;
+    Some(
+        scopes
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_owned))
+            .collect(),
+    )
+}
+
+fn describe_bearer(op: &mut Operation) {
+    let Some(scopes) = bearer_scopes(op) else {
+        return;
+    };
+    op.security = Some(vec![
+        SecurityRequirement::new("bearer", scopes.clone()),
+        SecurityRequirement::new("oauth2", scopes.clone()),
+    ]);
+    let mut shared = vec![
+        ("400", "InvalidRequest"),
+        ("401", "Unauthorized"),
+        ("503", "Unavailable"),
+    ];
+    if !scopes.is_empty() {
+        shared.push(("403", "InsufficientScope"));
+    }
+    for (status, name) in shared {
+        op.responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+}
+
+/// The document for this instance: the session cookie under its configured
+/// name.
+pub fn document_for(cookie_name: &str) -> Document {
+    let mut doc = ApiDoc::openapi();
+    if let Some(SecurityScheme::ApiKey(ApiKey::Cookie(cookie))) = doc
+        .components
+        .as_mut()
+        .and_then(|c| c.security_schemes.get_mut("session_cookie"))
+    {
+        cookie.name = cookie_name.to_owned();
+    }
+    doc
+}
+
+/// `GET /api/openapi.json`.
+pub async fn document(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .json(document_for(state.settings.session_cookie_name()))
+}
+
+/// The docs page: Swagger UI's own assets and `static/js/api-docs.js`, which
+/// starts it; no inline script, so the CSP stays as it is.
+#[derive(Template)]
+#[template(path = "api_docs.html")]
+struct DocsPage;
+
+/// The app's CSP with one loosening: Swagger UI's stylesheet draws its icons
+/// (chevrons, checkboxes) as `data:` SVG images. Images only: scripts and
+/// styles still come from this origin alone.
+pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+base-uri 'none'";
+
+/// `GET /api/docs`.
+pub async fn docs_page() -> HttpResponse {
+    match DocsPage.render() {
+        Ok(html) => HttpResponse::Ok()
+            // Set here, so the default security headers leave it alone.
+            .insert_header((header::CONTENT_SECURITY_POLICY, DOCS_CSP))
+            .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .body(html),
+        Err(e) => {
+            crate::error::log_chain("rendering the docs page", &e);
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// The Swagger UI files the page loads (nothing else of the distribution is
+/// served).
+const SWAGGER_FILES: &[&str] = &["swagger-ui.css", "swagger-ui-bundle.js"];
+
+/// `GET /api/docs/{file}`: Swagger UI's stylesheet and script, vendored into
+/// the binary at build time.
+pub async fn docs_asset(file: web::Path<String>) -> HttpResponse {
+    static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
+    let not_found = || {
+        HttpResponse::NotFound()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("not found")
+    };
+    if !SWAGGER_FILES.contains(&file.as_str()) {
+        return not_found();
+    }
+    let config =
+        CONFIG.get_or_init(|| Arc::new(utoipa_swagger_ui::Config::from("/api/openapi.json")));
+    match utoipa_swagger_ui::serve(&file, config.clone()) {
+        Ok(Some(asset)) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, asset.content_type))
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .body(asset.bytes.into_owned()),
+        Ok(None) => not_found(),
+        Err(e) => {
+            crate::error::log_chain("serving a Swagger UI file", e.as_ref());
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1() {
+        let doc = serde_json::to_value(document_for("session")).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    }
+
+    #[test]
+    fn the_docs_page_loosens_the_csp_for_data_images_only() {
+        let loosened = crate::web::CSP.replace("img-src 'self';", "img-src 'self' data:;");
+        assert_eq!(DOCS_CSP, loosened);
+    }
+
+    #[test]
+    fn every_scope_named_is_in_the_catalogue_and_described() {
+        let doc = ApiDoc::openapi();
+        for item in doc.paths.paths.values() {
+            for op in [&item.get, &item.post, &item.delete].into_iter().flatten() {
+                for scope in bearer_scopes(op).unwrap_or_default() {
+                    assert!(Scope::parse(&scope).is_some(), "unknown scope {scope}");
+                }
+            }
+        }
+        let described: Vec<&str> = SCOPES.iter().map(|(s, _)| *s).collect();
+        let known: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(described, known);
+    }
+}
