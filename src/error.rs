@@ -286,7 +286,7 @@ pub const REALM: &str = "hybrid-auth";
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// The error code: `invalid_request`, `invalid_grant`, `invalid_scope`,
-    /// `unsupported_grant_type`, `unauthorized`, `invalid_token`,
+    /// `unsupported_grant_type`, `mfa_required`, `unauthorized`, `invalid_token`,
     /// `insufficient_scope`, `insufficient_user_authentication`,
     /// `login_required`, `forbidden`, `not_found`, `too_many_attempts`,
     /// `temporarily_unavailable` or `server_error`.

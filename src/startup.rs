@@ -176,6 +176,7 @@ pub fn app(
         .app_data(middleware::form_config(
             state.settings.session_cookie_name(),
         ))
+        .app_data(middleware::json_config())
         .wrap(crate::web::security_headers(&state.settings.public_url))
         .wrap(from_fn(middleware::catch_panics))
         .wrap(from_fn(middleware::request_id))

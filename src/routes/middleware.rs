@@ -110,6 +110,38 @@ pub async fn catch_panics(
     }
 }
 
+/// JSON bodies of the page scripts' endpoints (the passkey buttons): 64 KiB
+/// at most (413 past it); a body that is not the expected JSON object is 400
+/// `invalid_request`, as JSON like the endpoints' other answers.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(64 * 1024)
+        .error_handler(|e, _req| {
+            let (status, description) = match &e {
+                actix_web::error::JsonPayloadError::Overflow { .. }
+                | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
+                }
+                actix_web::error::JsonPayloadError::ContentType => {
+                    (StatusCode::BAD_REQUEST, "the body must be application/json")
+                }
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    "the body is not the expected JSON object",
+                ),
+            };
+            let body = serde_json::json!({
+                "error": "invalid_request",
+                "error_description": description,
+            });
+            actix_web::error::InternalError::from_response(
+                e,
+                actix_web::HttpResponse::build(status).json(body),
+            )
+            .into()
+        })
+}
+
 /// Form bodies: 64 KiB at most (413 past it). A body that cannot be read is
 /// 400, except on a request that carries the session cookie: there it is a
 /// state change without a readable `csrf_token`, so a CSRF failure (403).

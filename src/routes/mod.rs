@@ -72,6 +72,20 @@ route_table! {
 }
 
 route_table! {
+    /// The passkey endpoints behind the pages' buttons (JSON, the session
+    /// cookie or the anonymous CSRF token; registered among the pages).
+    fn passkey_json_routes, const PASSKEY_JSON_ROUTES;
+    "/login/passkey/options" => { post: pages::passkeys::sign_in_options }
+    "/login/passkey" => { post: pages::passkeys::sign_in }
+    "/login/mfa/passkey/options" => { post: pages::passkeys::second_step_options }
+    "/login/mfa/passkey" => { post: pages::passkeys::second_step }
+    "/account/passkeys/options" => { post: pages::passkeys::register_options }
+    "/account/passkeys" => { post: pages::passkeys::register }
+    "/account/reauth/passkey/options" => { post: pages::passkeys::reauth_options }
+    "/account/reauth/passkey" => { post: pages::passkeys::reauth }
+}
+
+route_table! {
     /// The JSON route outside both scopes: the JWKS.
     fn public_json_routes, const PUBLIC_JSON_ROUTES;
     "/.well-known/jwks.json" => { get: api::jwks::jwks }
@@ -88,27 +102,8 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
         .route("/login", post().to(login::login))
         .route("/login/mfa", get().to(login_mfa::mfa_form))
         .route("/login/mfa", post().to(login_mfa::mfa))
-        .route(
-            "/login/mfa/passkey/options",
-            post().to(passkeys::second_step_options),
-        )
-        .route("/login/mfa/passkey", post().to(passkeys::second_step))
-        .route(
-            "/login/passkey/options",
-            post().to(passkeys::sign_in_options),
-        )
-        .route("/login/passkey", post().to(passkeys::sign_in))
-        .route(
-            "/account/passkeys/options",
-            post().to(passkeys::register_options),
-        )
-        .route("/account/passkeys", post().to(passkeys::register))
+        .configure(passkey_json_routes)
         .route("/account/passkeys/{id}/delete", post().to(passkeys::remove))
-        .route(
-            "/account/reauth/passkey/options",
-            post().to(passkeys::reauth_options),
-        )
-        .route("/account/reauth/passkey", post().to(passkeys::reauth))
         .route("/logout", get().to(logout::logout_form))
         .route("/logout", post().to(logout::logout))
         .route("/account", get().to(account::account))

@@ -9,7 +9,9 @@ use crate::support::*;
 use awc::http::{Method, StatusCode};
 use hybrid_auth::auth::Scope;
 use hybrid_auth::routes::PUBLIC_JSON_ROUTES;
-use hybrid_auth::routes::{RouteEntry, API_PREFIX, API_ROUTES, BROWSER_JSON_ROUTES};
+use hybrid_auth::routes::{
+    RouteEntry, API_PREFIX, API_ROUTES, BROWSER_JSON_ROUTES, PASSKEY_JSON_ROUTES,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -60,6 +62,7 @@ async fn the_document_describes_every_json_route() {
     registered.extend(routes(API_PREFIX, API_ROUTES));
     registered.extend(routes("", BROWSER_JSON_ROUTES));
     registered.extend(routes("", PUBLIC_JSON_ROUTES));
+    registered.extend(routes("", PASSKEY_JSON_ROUTES));
     let described = operations(&doc);
     let undescribed: Vec<_> = registered.difference(&described).collect();
     let unrouted: Vec<_> = described.difference(&registered).collect();

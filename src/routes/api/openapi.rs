@@ -23,6 +23,7 @@ use crate::auth::{AppState, Scope};
 use crate::error::ErrorBody;
 use crate::routes::api::{jwks, me, notes, revoke, stats, tokens};
 use crate::routes::browser_token;
+use crate::routes::pages::passkeys;
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use askama::Template;
@@ -74,6 +75,14 @@ const SCOPES: &[(&str, &str)] = &[
         notes::delete,
         stats::stats,
         jwks::jwks,
+        passkeys::sign_in_options,
+        passkeys::sign_in,
+        passkeys::second_step_options,
+        passkeys::second_step,
+        passkeys::register_options,
+        passkeys::register,
+        passkeys::reauth_options,
+        passkeys::reauth,
     ),
     components(
         schemas(
@@ -90,6 +99,12 @@ const SCOPES: &[(&str, &str)] = &[
             stats::Stats,
             jwks::Jwks,
             jwks::Jwk,
+            passkeys::NewPasskeyBody,
+            passkeys::AssertionBody,
+            passkeys::PasskeyOptions,
+            passkeys::PasskeyAdded,
+            passkeys::Redirect,
+            passkeys::PasskeyError,
         ),
         responses(
             InvalidRequest,
@@ -105,6 +120,10 @@ const SCOPES: &[(&str, &str)] = &[
             Unavailable,
             TokenIssued,
             SessionUnavailable,
+            PageForbidden,
+            PageRedirect,
+            PageUnavailable,
+            PasskeyRefused,
         ),
     ),
     modifiers(&Describe),
@@ -114,6 +133,7 @@ const SCOPES: &[(&str, &str)] = &[
         (name = "notes", description = "The example resource"),
         (name = "stats", description = "A scope only some users get"),
         (name = "keys", description = "Verifying tokens elsewhere"),
+        (name = "passkeys", description = "The passkey endpoints behind the pages' buttons (session cookie + X-CSRF-Token, or the anonymous CSRF token on the sign-in pages)"),
     ),
 )]
 pub struct ApiDoc;
@@ -153,7 +173,7 @@ macro_rules! error_responses {
 error_responses! {
     InvalidRequest: "`invalid_request`: an unreadable body or a bad parameter, or a malformed `Authorization` header (then with `WWW-Authenticate`).",
         WWW_AUTHENTICATE = "`Bearer realm=\"hybrid-auth\", error=\"invalid_request\", error_description=\"…\"` when the header was malformed";
-    OAuthError: "RFC 6749 §5.2: `invalid_request` (a missing, empty or repeated parameter, an unreadable body), `invalid_grant` (wrong credentials, an unknown, spent, revoked or expired refresh token, an unverified address), `invalid_scope` or `unsupported_grant_type`.";
+    OAuthError: "RFC 6749 §5.2: `invalid_request` (a missing, empty or repeated parameter, an unreadable body), `invalid_grant` (wrong credentials, an unknown, spent, revoked or expired refresh token, an unverified address), `invalid_scope`, `unsupported_grant_type`, or `mfa_required` (the password grant for a user with a second factor, without `otp`).";
     Unauthorized: "No token (`unauthorized`), or one that may not be used (`invalid_token`: expired, revoked, or otherwise invalid).",
         WWW_AUTHENTICATE = "`Bearer realm=\"hybrid-auth\"`, with `error=\"invalid_token\"` and `error_description` for a bad token";
     StepUpOrUnauthorized: "`unauthorized` or `invalid_token` as on every bearer route, or `insufficient_user_authentication` (RFC 9470): the token's sign-in (`auth_time`) is older than REAUTH_WINDOW; sign in again (password grant) and retry.",
@@ -187,6 +207,77 @@ impl<'s> ToResponse<'s> for SessionUnavailable {
             ContentBuilder::new().schema(Some(html)).build(),
         );
         ("SessionUnavailable", RefOr::T(response))
+    }
+}
+
+/// An HTML error page of the page scope (the app's error template).
+fn html_response(description: &str, headers: &[(&str, &str)]) -> Response {
+    let html = ObjectBuilder::new().schema_type(Type::String).build();
+    let mut response = ResponseBuilder::new().description(description).content(
+        "text/html",
+        ContentBuilder::new().schema(Some(html)).build(),
+    );
+    for (name, text) in headers {
+        response = response.header(*name, string_header(text));
+    }
+    response.build()
+}
+
+/// Declares the page scope's shared responses (HTML error pages and
+/// redirects), each a unit type `#[utoipa::path]` can name.
+macro_rules! page_responses {
+    ($($name:ident: $description:literal $(, $header:ident = $text:literal)*;)*) => {
+        $(
+            pub struct $name;
+            impl<'s> ToResponse<'s> for $name {
+                fn response() -> (&'s str, RefOr<Response>) {
+                    (stringify!($name), RefOr::T(html_response($description, &[$(($header, $text)),*])))
+                }
+            }
+        )*
+    };
+}
+
+const LOCATION: &str = "Location";
+
+page_responses! {
+    PageForbidden: "A foreign `Origin` / `Sec-Fetch-Site`, or a missing or wrong CSRF token (`X-CSRF-Token`): the HTML error page.";
+
+    PageUnavailable: "The database is unreachable: the HTML error page.",
+        RETRY_AFTER = "seconds to wait";
+}
+
+/// The 303 of a sensitive action on a session that signed in too long ago:
+/// nothing was done; no body.
+pub struct PageRedirect;
+
+impl<'s> ToResponse<'s> for PageRedirect {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let response = ResponseBuilder::new()
+            .description("A sensitive action on a session that signed in longer than REAUTH_WINDOW ago (or without its second factor): nothing was done; re-authenticate at the `Location` and retry.")
+            .header(LOCATION, string_header("`/account/reauth?next=/account`"))
+            .build();
+        ("PageRedirect", RefOr::T(response))
+    }
+}
+
+/// The 400 of the passkey endpoints: JSON from the handler, or the HTML
+/// error page for input the database cannot store.
+pub struct PasskeyRefused;
+
+impl<'s> ToResponse<'s> for PasskeyRefused {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let mut response = html_response(
+            "`invalid_credential` (it did not verify, the challenge is unknown, spent or expired, or there is no passkey to ask for) or `invalid_request` (a bad body or name), as JSON; an HTML error page for characters that cannot be stored.",
+            &[],
+        );
+        response.content.insert(
+            "application/json".to_owned(),
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("PasskeyError")))
+                .build(),
+        );
+        ("PasskeyRefused", RefOr::T(response))
     }
 }
 

@@ -80,6 +80,10 @@ pub enum TokenRequest {
         /// Space-separated scopes narrowing the user's grant.
         #[serde(default)]
         scope: String,
+        /// For a user with a second factor: a current TOTP code or an
+        /// unused recovery code (without it: 400 `mfa_required`).
+        #[serde(default)]
+        otp: String,
         #[serde(flatten)]
         other: HashMap<String, String>,
     },

@@ -17,26 +17,75 @@ use crate::auth::credentials::passkeys::{self, Purpose};
 use crate::auth::credentials::throttle;
 use crate::auth::http::csrf::{self, require_session_csrf};
 use crate::auth::http::{pending, start_web_session};
-use crate::auth::{AppState, Assurance, ClientInfo, CurrentUser, TypedSession};
+use crate::auth::{AppState, Assurance, ClientInfo, CurrentUser, MaybeUser, TypedSession};
 use crate::db::{self, users};
 use crate::error::AppError;
+use crate::routes::api::openapi::{PageForbidden, PageRedirect, PageUnavailable, PasskeyRefused};
 use crate::web::safe_next;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-#[derive(serde::Deserialize)]
+/// `POST /account/passkeys`.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct NewPasskeyBody {
+    /// What the user calls it: 1 to 64 characters.
     #[serde(default)]
+    #[schema(example = "Work laptop")]
     name: String,
+    /// The new credential, as `PublicKeyCredential.toJSON()` gives it.
+    #[schema(value_type = Object)]
     credential: Value,
 }
 
-#[derive(serde::Deserialize)]
+/// An assertion (`PublicKeyCredential.toJSON()` of `navigator.credentials.get`).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct AssertionBody {
+    #[schema(value_type = Object)]
     credential: Value,
+    /// Re-authentication only: where to go next (a local path).
     #[serde(default)]
+    #[schema(example = "/account")]
     next: String,
+}
+
+/// WebAuthn options: `{"publicKey": {...}}`, for
+/// `PublicKeyCredential.parseCreationOptionsFromJSON` /
+/// `parseRequestOptionsFromJSON`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PasskeyOptions {
+    #[schema(value_type = Object, rename = "publicKey")]
+    public_key: Value,
+}
+
+/// `201` of `POST /account/passkeys`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PasskeyAdded {
+    id: uuid::Uuid,
+    name: String,
+    /// Only when this is the user's first second factor: shown once.
+    recovery_codes: Option<Vec<String>>,
+}
+
+/// Where the page goes now.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct Redirect {
+    #[schema(example = "/account")]
+    redirect: String,
+}
+
+/// A refused passkey request: `invalid_credential` (it did not verify, or
+/// there is no passkey to ask for), `invalid_request` (a bad body or name),
+/// `forbidden` (an unconfirmed address).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PasskeyError {
+    #[schema(example = "invalid_credential")]
+    error: String,
+    error_description: Option<String>,
 }
 
 /// The longest passkey name kept.
@@ -59,8 +108,20 @@ fn options_response(options: Option<Value>) -> HttpResponse {
             .insert_header(("Cache-Control", "no-store"))
             .json(o),
         // No passkey to ask for (or passkeys are off: PUBLIC_URL is an IP).
-        None => invalid_credential(),
+        None => HttpResponse::NotFound().json(json!({
+            "error": "not_found",
+            "error_description": "no passkey to ask for",
+        })),
     }
+}
+
+/// A JSON caller without a live session (or, on the second step, without
+/// a pending sign-in): 401, where a page would redirect.
+fn login_required() -> HttpResponse {
+    HttpResponse::Unauthorized().json(json!({
+        "error": "login_required",
+        "error_description": "sign in first",
+    }))
 }
 
 fn go_to(next: &str) -> HttpResponse {
@@ -68,11 +129,30 @@ fn go_to(next: &str) -> HttpResponse {
 }
 
 /// `POST /account/passkeys/options`.
+#[utoipa::path(
+    post,
+    path = "/account/passkeys/options",
+    tag = "passkeys",
+    summary = "Creation options for a new passkey (the user's existing ones excluded)",
+    responses(
+        (status = 200, description = "The creation options.", body = PasskeyOptions),
+        (status = 303, response = PageRedirect),
+        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
+        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(("session_cookie" = [], "csrf_header" = [])),
+)]
 pub async fn register_options(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
+    let Some(user) = user.0 else {
+        return Ok(login_required());
+    };
     require_session_csrf(&req, &state, &user, header_token(&req))?;
     require_recent_auth(&state, &user, "/account").await?;
     let options = passkeys::start_registration(&state, &user.user).await?;
@@ -81,13 +161,33 @@ pub async fn register_options(
 
 /// `POST /account/passkeys`: `{"name", "credential"}` → 201 `{"id","name"}`
 /// (and `recovery_codes`, shown once, when this is the first factor).
+#[utoipa::path(
+    post,
+    path = "/account/passkeys",
+    tag = "passkeys",
+    summary = "Add a passkey",
+    request_body = NewPasskeyBody,
+    responses(
+        (status = 201, description = "Added (every other session of the user was signed out).", body = PasskeyAdded),
+        (status = 303, response = PageRedirect),
+        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(("session_cookie" = [], "csrf_header" = [])),
+)]
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: MaybeUser,
     body: web::Json<NewPasskeyBody>,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
+    let Some(user) = user.0 else {
+        return Ok(login_required());
+    };
     require_session_csrf(&req, &state, &user, header_token(&req))?;
     require_recent_auth(&state, &user, "/account").await?;
     let body = body.into_inner();
@@ -137,6 +237,20 @@ pub async fn remove(
 }
 
 /// `POST /login/passkey/options`: any discoverable credential.
+#[utoipa::path(
+    post,
+    path = "/login/passkey/options",
+    tag = "passkeys",
+    summary = "Options to sign in with a passkey alone (empty allowCredentials)",
+    responses(
+        (status = 200, description = "The request options.", body = PasskeyOptions),
+        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(()),
+)]
 pub async fn sign_in_options(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -147,6 +261,21 @@ pub async fn sign_in_options(
 }
 
 /// `POST /login/passkey`: the assertion → a session (aal2, `["hwk"]`).
+#[utoipa::path(
+    post,
+    path = "/login/passkey",
+    tag = "passkeys",
+    summary = "Sign in with a passkey alone: a web session (aal2, amr hwk)",
+    request_body = AssertionBody,
+    responses(
+        (status = 200, description = "Signed in (the session cookie is set).", body = Redirect),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(()),
+)]
 pub async fn sign_in(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -178,13 +307,28 @@ pub async fn sign_in(
 }
 
 /// `POST /login/mfa/passkey/options`: the pending user's passkeys.
+#[utoipa::path(
+    post,
+    path = "/login/mfa/passkey/options",
+    tag = "passkeys",
+    summary = "Options for the passkey as the second step (the pending user's credentials)",
+    responses(
+        (status = 200, description = "The request options.", body = PasskeyOptions),
+        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 401, description = "`login_required`: no pending sign-in (the password step first), or it expired.", body = PasskeyError),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(()),
+)]
 pub async fn second_step_options(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     csrf::require_anon_csrf(&req, &state, header_token(&req))?;
     let Some(pending) = pending::read(&req, &state) else {
-        return Ok(invalid_credential());
+        return Ok(login_required());
     };
     let options =
         passkeys::start_authentication(&state, Purpose::SecondFactor, Some(pending.user_id))
@@ -193,6 +337,22 @@ pub async fn second_step_options(
 }
 
 /// `POST /login/mfa/passkey`: the passkey as the second step.
+#[utoipa::path(
+    post,
+    path = "/login/mfa/passkey",
+    tag = "passkeys",
+    summary = "The passkey as the second step after the password",
+    request_body = AssertionBody,
+    responses(
+        (status = 200, description = "Signed in (the session cookie is set).", body = Redirect),
+        (status = 401, description = "`login_required`: no pending sign-in (the password step first), or it expired.", body = PasskeyError),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(()),
+)]
 pub async fn second_step(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -202,7 +362,7 @@ pub async fn second_step(
 ) -> Result<HttpResponse, AppError> {
     csrf::require_anon_csrf(&req, &state, header_token(&req))?;
     let Some(pending) = pending::read(&req, &state) else {
-        return Ok(invalid_credential());
+        return Ok(login_required());
     };
     let mut conn = db::conn(&state.pool).await?;
     let Some(user) = users::find(&mut conn, pending.user_id)
@@ -238,11 +398,30 @@ pub async fn second_step(
 }
 
 /// `POST /account/reauth/passkey/options`.
+#[utoipa::path(
+    post,
+    path = "/account/reauth/passkey/options",
+    tag = "passkeys",
+    summary = "Options to re-authenticate with one of the user's passkeys",
+    responses(
+        (status = 200, description = "The request options.", body = PasskeyOptions),
+        (status = 303, response = PageRedirect),
+        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
+        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(("session_cookie" = [], "csrf_header" = [])),
+)]
 pub async fn reauth_options(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
+    let Some(user) = user.0 else {
+        return Ok(login_required());
+    };
     require_session_csrf(&req, &state, &user, header_token(&req))?;
     let options =
         passkeys::start_authentication(&state, Purpose::Reauth, Some(user.user.id)).await?;
@@ -250,13 +429,34 @@ pub async fn reauth_options(
 }
 
 /// `POST /account/reauth/passkey`: renews this session's `auth_time`.
+#[utoipa::path(
+    post,
+    path = "/account/reauth/passkey",
+    tag = "passkeys",
+    summary = "Re-authenticate this session with a passkey",
+    request_body = AssertionBody,
+    responses(
+        (status = 200, description = "Re-authenticated.", body = Redirect),
+        (status = 303, response = PageRedirect),
+        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
+        (status = 400, response = PasskeyRefused),
+        (status = 403, response = PageForbidden),
+        (status = 409, description = "The session ended meanwhile.", body = PasskeyError),
+        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 503, response = PageUnavailable),
+    ),
+    security(("session_cookie" = [], "csrf_header" = [])),
+)]
 pub async fn reauth(
     req: HttpRequest,
     state: web::Data<AppState>,
-    user: CurrentUser,
+    user: MaybeUser,
     body: web::Json<AssertionBody>,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
+    let Some(user) = user.0 else {
+        return Ok(login_required());
+    };
     require_session_csrf(&req, &state, &user, header_token(&req))?;
     let asserted = passkeys::finish_authentication(
         &state,
