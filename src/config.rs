@@ -120,6 +120,71 @@ pub struct Settings {
     pub email_verify_ttl: Duration,
     /// EMAIL_VERIFICATION: `optional` (default) or `required`.
     pub email_verification_required: bool,
+    /// OIDC_PROVIDERS and each provider's OIDC_<NAME>_* settings.
+    pub oidc_providers: Vec<OidcProvider>,
+}
+
+/// An OpenID provider to sign in through (OIDC_<NAME>_*): its metadata comes
+/// from `{issuer}/.well-known/openid-configuration`.
+#[derive(Clone, Debug)]
+pub struct OidcProvider {
+    /// The name in paths (`/login/oidc/{name}`), lower case.
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The button text ("Continue with LABEL"); default the name.
+    pub label: String,
+}
+
+/// Reads OIDC_PROVIDERS and, for each name, its OIDC_<NAME>_* variables.
+fn oidc_providers(get: impl Fn(&str) -> Option<String>) -> Result<Vec<OidcProvider>, ConfigError> {
+    const VAR: &str = "OIDC_PROVIDERS";
+    let mut providers: Vec<OidcProvider> = Vec::new();
+    for name in get(VAR).unwrap_or_default().split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        let valid = name.len() <= 32
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            return Err(err(
+                VAR,
+                format!("`{name}` must be letters, digits and dashes (32 at most)"),
+            ));
+        }
+        if providers.iter().any(|p| p.name == name) {
+            return Err(err(VAR, format!("`{name}` is named twice")));
+        }
+        let prefix = format!("OIDC_{}", name.to_ascii_uppercase().replace('-', "_"));
+        let required = |suffix: &str| {
+            get(&format!("{prefix}_{suffix}"))
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| err(VAR, format!("{prefix}_{suffix} is not set")))
+        };
+        let issuer = required("ISSUER")?;
+        let local =
+            issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
+        if !(issuer.starts_with("https://") || local) {
+            return Err(err(
+                VAR,
+                format!("{prefix}_ISSUER must be an https:// URL (http only on loopback)"),
+            ));
+        }
+        providers.push(OidcProvider {
+            label: get(&format!("{prefix}_LABEL"))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|| name.clone()),
+            issuer,
+            client_id: required("CLIENT_ID")?,
+            client_secret: SecretString::from(required("CLIENT_SECRET")?),
+            name,
+        });
+    }
+    Ok(providers)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,6 +348,7 @@ impl Settings {
                 }
             };
         let settings = Settings {
+            oidc_providers: oidc_providers(get)?,
             access_token_ttl: positive("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: positive("REFRESH_TOKEN_TTL", "14d")?,
             session_idle_timeout: positive("SESSION_IDLE_TIMEOUT", "2h")?,

@@ -36,7 +36,7 @@ pub fn api_routes(cfg: &mut web::ServiceConfig) {
 /// Routes behind the session cookie (HTML pages, and the browser's refresh).
 pub fn page_routes(cfg: &mut web::ServiceConfig) {
     use pages::{account, email_verification as verify, home, login, login_mfa, logout, passkeys};
-    use pages::{password_reset as reset, refresh_demo, register};
+    use pages::{oidc, password_reset as reset, refresh_demo, register};
     cfg.route("/", get().to(home::home))
         .route("/register", get().to(register::register_form))
         .route("/register", post().to(register::register))
@@ -54,6 +54,11 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
             post().to(passkeys::sign_in_options),
         )
         .route("/login/passkey", post().to(passkeys::sign_in))
+        .route("/login/oidc/link", get().to(oidc::link_form))
+        .route("/login/oidc/link", post().to(oidc::link))
+        .route("/login/oidc/{name}", get().to(oidc::start))
+        .route("/login/oidc/{name}/callback", get().to(oidc::callback))
+        .route("/account/identities/{id}/delete", post().to(oidc::unlink))
         .route(
             "/account/passkeys/options",
             post().to(passkeys::register_options),

@@ -221,7 +221,7 @@ pub async fn second_step(
     if asserted.is_none() {
         return Ok(invalid_credential());
     }
-    let assurance = Assurance::PASSWORD_PASSKEY;
+    let assurance = pending.assurance(Assurance::PASSWORD_PASSKEY);
     if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
         return Ok(invalid_credential());
     }
