@@ -541,6 +541,51 @@ mod tests {
     }
 
     #[test]
+    fn oidc_providers_are_read_per_name() {
+        assert!(with(&[]).unwrap().oidc_providers.is_empty());
+        let s = with(&[
+            ("OIDC_PROVIDERS", "Google, work-sso"),
+            ("OIDC_GOOGLE_ISSUER", "https://accounts.google.com"),
+            ("OIDC_GOOGLE_CLIENT_ID", "id-1"),
+            ("OIDC_GOOGLE_CLIENT_SECRET", "hunter2-secret"),
+            ("OIDC_GOOGLE_LABEL", "Google"),
+            ("OIDC_WORK_SSO_ISSUER", "https://sso.example.com/realms/x"),
+            ("OIDC_WORK_SSO_CLIENT_ID", "id-2"),
+            ("OIDC_WORK_SSO_CLIENT_SECRET", "s2"),
+        ])
+        .unwrap();
+        let names: Vec<_> = s.oidc_providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["google", "work-sso"]);
+        assert_eq!(s.oidc_providers[0].label, "Google");
+        assert_eq!(
+            s.oidc_providers[1].label, "work-sso",
+            "the label defaults to the name"
+        );
+        assert!(
+            !format!("{s:?}").contains("hunter2-secret"),
+            "secrets are redacted"
+        );
+    }
+
+    #[test]
+    fn bad_oidc_settings_stop_start_up_naming_the_variable() {
+        let missing = with(&[
+            ("OIDC_PROVIDERS", "x"),
+            ("OIDC_X_ISSUER", "https://a.example"),
+        ]);
+        assert!(missing.unwrap_err().message.contains("OIDC_X_CLIENT_ID"));
+        let http = with(&[
+            ("OIDC_PROVIDERS", "x"),
+            ("OIDC_X_ISSUER", "http://a.example"),
+            ("OIDC_X_CLIENT_ID", "i"),
+            ("OIDC_X_CLIENT_SECRET", "s"),
+        ]);
+        assert!(http.unwrap_err().message.contains("https"));
+        assert!(with(&[("OIDC_PROVIDERS", "a/b")]).is_err());
+        assert!(with(&[("OIDC_PROVIDERS", "a,a")]).is_err());
+    }
+
+    #[test]
     fn env_example_lists_every_setting_with_its_default() {
         let text = include_str!("../.env.example");
         let mut vars: Vec<(String, String)> = Vec::new();

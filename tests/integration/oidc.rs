@@ -591,3 +591,70 @@ async fn a_person_continues_with_the_provider_links_an_existing_account_and_unli
     browser.screenshot("oidc-linked").await;
     browser.quit().await;
 }
+
+#[actix_web::test]
+async fn a_user_without_a_password_sets_one_through_the_reset_mail() {
+    let smtp = crate::support::smtp::SmtpReceiver::start().await;
+    let smtp_port = smtp.port;
+    let (app, _op) = spawn_with_provider(|s| {
+        s.mail_url = Some(format!("smtp://127.0.0.1:{smtp_port}").into());
+    })
+    .await;
+    assert_eq!(sign_in(&app, "hana").await.status, StatusCode::SEE_OTHER);
+    let browser = app.another_browser();
+    let csrf = browser.csrf_for("/password/forgot").await;
+    let res = browser
+        .post("/password/forgot")
+        .form(&[("csrf_token", &csrf), ("email", "hana@example.com")])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let prefix = format!("{}/password/reset/", app.state.settings.public_url);
+    let mut url = None;
+    for _ in 0..500 {
+        url = smtp
+            .mails()
+            .iter()
+            .filter(|m| m.data.contains("Reset your password"))
+            .find_map(|m| crate::support::smtp::link(m, &prefix));
+        if url.is_some() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let url = url.expect("a reset mail");
+    let page = browser
+        .get(&url[app.state.settings.public_url.len()..])
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let token = url.rsplit('/').next().expect("token").to_owned();
+    let res = browser
+        .post("/password/reset")
+        .form(&[
+            ("csrf_token", meta_csrf(&page.body).as_str()),
+            ("token", &token),
+            ("new_password", PASSWORD),
+            ("password_confirm", PASSWORD),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let res = browser.login("hana@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+}
+
+#[actix_web::test]
+async fn an_authorization_response_naming_another_issuer_is_refused() {
+    let (app, op) = spawn_with_provider(|_| {}).await;
+    let browser = OpBrowser::default();
+    let callback = through_provider(&app, &browser, &format!("/login/oidc/{NAME}"), "ivy").await;
+    let issuer_param = format!("iss={}", encode(&op.issuer));
+    assert!(callback.contains(&issuer_param), "{callback}");
+    let forged = callback.replace(&issuer_param, "iss=https%3A%2F%2Fevil.example");
+    assert_refused(&app.get(&forged).await);
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM users").await, 0);
+}
+
+fn encode(value: &str) -> String {
+    serde_urlencoded::to_string([("v", value)]).expect("encode")[2..].to_owned()
+}

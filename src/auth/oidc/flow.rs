@@ -163,6 +163,8 @@ pub struct Callback {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
+    /// RFC 9207: the issuer of the response, when the provider sends it.
+    pub iss: Option<String>,
 }
 
 /// A finished request: the checked ID token's claims.
@@ -203,6 +205,13 @@ pub async fn finish(
     }
     if request.provider != provider.config.name {
         return Err(FlowError::Rejected("state for another provider"));
+    }
+    if callback
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != provider.config.issuer)
+    {
+        return Err(FlowError::Rejected("response from another issuer (iss)"));
     }
     if let Some(error) = callback.error.as_deref() {
         return Err(if error == "access_denied" {

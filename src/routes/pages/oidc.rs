@@ -220,11 +220,11 @@ pub async fn callback(
         Ok(f) => f,
         Err(e) => return failed(e, &name, page),
     };
-    let now = state.clock.now();
-    let mut conn = db::conn(&state.pool).await?;
     if let Purpose::Reauth(user_id) = finished.purpose {
         return reauthenticated(&state, &user, user_id, &name, &finished, &client).await;
     }
+    let now = state.clock.now();
+    let mut conn = db::conn(&state.pool).await?;
     let outcome = accounts::resolve(
         &state.settings,
         &mut conn,
