@@ -552,6 +552,20 @@ async fn a_person_continues_with_the_provider_links_an_existing_account_and_unli
     let page = browser.text().await;
     assert!(page.contains("This is your only way to sign in"), "{page}");
     browser.screenshot("oidc-unlink-refused").await;
+    browser
+        .goto(&format!("{}/account/reauth?next=/account", app.address))
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains("Confirm with Test ID"), "{page}");
+    browser.screenshot("oidc-reauth").await;
+    browser
+        .goto(&format!(
+            "{}/login/oidc/{NAME}/callback?state=forged",
+            app.address
+        ))
+        .await;
+    assert!(browser.text().await.contains("Sign-in did not work"));
+    browser.screenshot("oidc-refused").await;
 
     // Signed out here and at the provider: an identity with the email of a
     // local account.
@@ -588,6 +602,9 @@ async fn a_person_continues_with_the_provider_links_an_existing_account_and_unli
     let page = browser.text().await;
     assert!(page.contains("Sign-in provider linked"), "{page}");
     assert!(page.contains("finn@example.com"), "{page}");
+    browser
+        .eval("document.getElementById('identities').scrollIntoView(); return 0;")
+        .await;
     browser.screenshot("oidc-linked").await;
     browser.quit().await;
 }
@@ -657,4 +674,34 @@ async fn an_authorization_response_naming_another_issuer_is_refused() {
 
 fn encode(value: &str) -> String {
     serde_urlencoded::to_string([("v", value)]).expect("encode")[2..].to_owned()
+}
+
+#[actix_web::test]
+async fn the_last_passkey_of_a_user_without_password_or_identity_cannot_be_removed() {
+    let (app, _op) = spawn_with_provider(|_| {}).await;
+    assert_eq!(sign_in(&app, "kira").await.status, StatusCode::SEE_OTHER);
+    // A passkey (its record is never used here), so the identity may go.
+    exec(
+        &app,
+        "INSERT INTO passkeys (id, user_id, name, credential_id, passkey, created_at) \
+         SELECT gen_random_uuid(), id, 'laptop', '\\x01', '{}', now() FROM users",
+    )
+    .await;
+    let identity = app.uuid("SELECT id FROM oidc_identities").await;
+    let csrf = app.csrf_for("/account").await;
+    assert_eq!(
+        post_unlink(&app, identity, &csrf).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Now the passkey is the only way in. (A passkey is a second factor:
+    // removing one asks for an aal2 session; say this one is.)
+    exec(&app, "UPDATE sessions SET aal = 2").await;
+    let passkey = app.uuid("SELECT id FROM passkeys").await;
+    let res = app
+        .post(&format!("/account/passkeys/{passkey}/delete"))
+        .form(&[("csrf_token", &csrf)])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::CONFLICT, "{}", res.body);
+    assert_eq!(count(&app, "SELECT count(*) AS n FROM passkeys").await, 1);
 }
