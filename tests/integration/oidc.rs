@@ -270,6 +270,9 @@ async fn an_id_token_for_another_client_is_refused() {
     let (app, op) = spawn_with_provider(|_| {}).await;
     op.tamper("aud").await;
     assert_refused(&sign_in(&app, "vera").await);
+    // Also for us, but authorized for another party (`azp`).
+    op.tamper("azp").await;
+    assert_refused(&sign_in(&app, "vera").await);
     assert_eq!(count(&app, "SELECT count(*) AS n FROM users").await, 0);
     op.tamper("none").await;
     assert_eq!(sign_in(&app, "vera").await.status, StatusCode::SEE_OTHER);

@@ -7,8 +7,9 @@
 // a test said otherwise first (POST /test/profile).
 // Test-only hooks (this provider never runs anywhere but a test):
 //   POST /test/profile?sub=S&email=E&verified=true|false
-//   POST /test/tamper?what=aud|key|none   the next ID tokens are re-signed
-//        with another audience, or by a key the JWKS does not have
+//   POST /test/tamper?what=aud|azp|key|none   the next ID tokens are re-signed
+//        for another audience, with another authorized party, or by a key
+//        the JWKS does not have
 //   GET  /test/jwks-hits                  how often the JWKS was fetched
 // Prints "ready" once it listens.
 import Provider from 'oidc-provider';
@@ -79,6 +80,9 @@ provider.use(async (ctx, next) => {
     let kid = signingJwk.kid;
     if (tamper === 'aud') {
       claims.aud = 'another-client';
+      delete claims.azp;
+    } else if (tamper === 'azp') {
+      claims.aud = [claims.aud, 'another-client'];
       claims.azp = 'another-client';
     } else if (tamper === 'key') {
       key = stranger.privateKey;

@@ -100,7 +100,8 @@ impl Op {
     }
 
     /// Makes the provider's next ID tokens wrong: `aud` (another client),
-    /// `key` (signed by a key its JWKS lacks) or `none` (right again).
+    /// `azp` (for us too, but authorized for another party), `key` (signed
+    /// by a key its JWKS lacks) or `none` (right again).
     pub async fn tamper(&self, what: &str) {
         let res = awc::Client::default()
             .post(format!("{}/test/tamper?what={what}", self.issuer))
