@@ -120,6 +120,71 @@ pub struct Settings {
     pub email_verify_ttl: Duration,
     /// EMAIL_VERIFICATION: `optional` (default) or `required`.
     pub email_verification_required: bool,
+    /// OIDC_PROVIDERS and each provider's OIDC_<NAME>_* settings.
+    pub oidc_providers: Vec<OidcProvider>,
+}
+
+/// An OpenID provider to sign in through (OIDC_<NAME>_*): its metadata comes
+/// from `{issuer}/.well-known/openid-configuration`.
+#[derive(Clone, Debug)]
+pub struct OidcProvider {
+    /// The name in paths (`/login/oidc/{name}`), lower case.
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The button text ("Continue with LABEL"); default the name.
+    pub label: String,
+}
+
+/// Reads OIDC_PROVIDERS and, for each name, its OIDC_<NAME>_* variables.
+fn oidc_providers(get: impl Fn(&str) -> Option<String>) -> Result<Vec<OidcProvider>, ConfigError> {
+    const VAR: &str = "OIDC_PROVIDERS";
+    let mut providers: Vec<OidcProvider> = Vec::new();
+    for name in get(VAR).unwrap_or_default().split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        let valid = name.len() <= 32
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            return Err(err(
+                VAR,
+                format!("`{name}` must be letters, digits and dashes (32 at most)"),
+            ));
+        }
+        if providers.iter().any(|p| p.name == name) {
+            return Err(err(VAR, format!("`{name}` is named twice")));
+        }
+        let prefix = format!("OIDC_{}", name.to_ascii_uppercase().replace('-', "_"));
+        let required = |suffix: &str| {
+            get(&format!("{prefix}_{suffix}"))
+                .map(|v| v.trim().to_owned())
+                .ok_or_else(|| err(VAR, format!("{prefix}_{suffix} is not set")))
+        };
+        let issuer = required("ISSUER")?;
+        let local =
+            issuer.starts_with("http://127.0.0.1") || issuer.starts_with("http://localhost");
+        if !(issuer.starts_with("https://") || local) {
+            return Err(err(
+                VAR,
+                format!("{prefix}_ISSUER must be an https:// URL (http only on loopback)"),
+            ));
+        }
+        providers.push(OidcProvider {
+            label: get(&format!("{prefix}_LABEL"))
+                .map(|v| v.trim().to_owned())
+                .unwrap_or_else(|| name.clone()),
+            issuer,
+            client_id: required("CLIENT_ID")?,
+            client_secret: SecretString::from(required("CLIENT_SECRET")?),
+            name,
+        });
+    }
+    Ok(providers)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,6 +348,7 @@ impl Settings {
                 }
             };
         let settings = Settings {
+            oidc_providers: oidc_providers(get)?,
             access_token_ttl: positive("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: positive("REFRESH_TOKEN_TTL", "14d")?,
             session_idle_timeout: positive("SESSION_IDLE_TIMEOUT", "2h")?,
@@ -472,6 +538,51 @@ mod tests {
         assert!(shown.contains("postgres://app:***@db:5432/app"), "{shown}");
         // The URL itself is untouched for use.
         assert_eq!(&*s.database_url, "postgres://app:hunter2@db:5432/app");
+    }
+
+    #[test]
+    fn oidc_providers_are_read_per_name() {
+        assert!(with(&[]).unwrap().oidc_providers.is_empty());
+        let s = with(&[
+            ("OIDC_PROVIDERS", "Google, work-sso"),
+            ("OIDC_GOOGLE_ISSUER", "https://accounts.google.com"),
+            ("OIDC_GOOGLE_CLIENT_ID", "id-1"),
+            ("OIDC_GOOGLE_CLIENT_SECRET", "hunter2-secret"),
+            ("OIDC_GOOGLE_LABEL", "Google"),
+            ("OIDC_WORK_SSO_ISSUER", "https://sso.example.com/realms/x"),
+            ("OIDC_WORK_SSO_CLIENT_ID", "id-2"),
+            ("OIDC_WORK_SSO_CLIENT_SECRET", "s2"),
+        ])
+        .unwrap();
+        let names: Vec<_> = s.oidc_providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["google", "work-sso"]);
+        assert_eq!(s.oidc_providers[0].label, "Google");
+        assert_eq!(
+            s.oidc_providers[1].label, "work-sso",
+            "the label defaults to the name"
+        );
+        assert!(
+            !format!("{s:?}").contains("hunter2-secret"),
+            "secrets are redacted"
+        );
+    }
+
+    #[test]
+    fn bad_oidc_settings_stop_start_up_naming_the_variable() {
+        let missing = with(&[
+            ("OIDC_PROVIDERS", "x"),
+            ("OIDC_X_ISSUER", "https://a.example"),
+        ]);
+        assert!(missing.unwrap_err().message.contains("OIDC_X_CLIENT_ID"));
+        let http = with(&[
+            ("OIDC_PROVIDERS", "x"),
+            ("OIDC_X_ISSUER", "http://a.example"),
+            ("OIDC_X_CLIENT_ID", "i"),
+            ("OIDC_X_CLIENT_SECRET", "s"),
+        ]);
+        assert!(http.unwrap_err().message.contains("https"));
+        assert!(with(&[("OIDC_PROVIDERS", "a/b")]).is_err());
+        assert!(with(&[("OIDC_PROVIDERS", "a,a")]).is_err());
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub async fn purge(
     let session_state = session_state::purge_expired(conn, now).await?;
     let login_failures = throttle::purge_old(conn, now).await?;
     crate::db::passkeys::delete_expired_challenges(conn, now).await?;
+    crate::db::oidc::delete_expired(conn, now).await?;
     let sessions = sessions::delete_dead_before(conn, now - SESSION_RETENTION).await?;
     let account_tokens = crate::db::account_tokens::delete_expired_before(conn, now).await?;
     // Delivered mail is kept a while for support questions ("did it go out?").

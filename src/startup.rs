@@ -143,6 +143,13 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
             None
         }
     };
+    let oidc = Arc::new(crate::auth::oidc::Providers::new(&settings.oidc_providers));
+    // A provider that is down at start stops nothing: its button answers 503
+    // and discovery is tried again on a later use.
+    actix_web::rt::spawn(crate::auth::oidc::provider::discover_all(
+        oidc.clone(),
+        clock.clone(),
+    ));
     Ok(web::Data::new(AppState {
         settings,
         pool,
@@ -155,6 +162,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
         hasher,
         mailer,
         webauthn,
+        oidc,
     }))
 }
 

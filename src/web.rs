@@ -79,6 +79,10 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         "passkey-added" => "Passkey added. Your other sessions were signed out.",
         "passkey-removed" => "Passkey removed. Your other sessions were signed out.",
         "account-deleted" => "Your account and everything in it was deleted.",
+        "oidc-denied" => "Sign-in at the provider was cancelled. Sign in another way, or try again.",
+        "welcome-provider" => "Welcome! Your account is ready. You sign in through your provider; to have a password too, use “Forgot your password?” on the sign-in page.",
+        "identity-linked" => "Sign-in provider linked: you can now continue with it to sign in.",
+        "identity-unlinked" => "Sign-in provider unlinked.",
         _ => return None,
     })
 }

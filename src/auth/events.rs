@@ -59,6 +59,9 @@ vocabulary! {
         PasskeyAdded => "passkey_added",
         PasskeyRemoved => "passkey_removed",
         Reauthenticated => "reauthenticated",
+        OidcSignIn => "oidc_sign_in",
+        IdentityLinked => "identity_linked",
+        IdentityUnlinked => "identity_unlinked",
     }
 }
 

@@ -9,6 +9,7 @@
 //! | `tokens/` | access tokens (mint, THE verification path, claims, verified-token cache), refresh rotation, signing keys, scopes |
 //! | `credentials/` | proving who you are: password check, the bounded hashing pool, throttling |
 //! | `account/` | what a user does to their own account: password change, own sessions, reset and verification links and their mails |
+//! | `oidc/` | signing in through OpenID providers: discovery, the code flow with PKCE, the ID token check, identities to accounts |
 //! | `http/` | everything that touches actix-web: `CurrentUser`, `Bearer`, CSRF, client IP, the session store, the typed session, error mapping |
 //!
 //! Loose files are shared primitives: `state.rs` (`AppState`), `error.rs`
@@ -23,6 +24,7 @@ pub mod email;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod oidc;
 pub mod secrets;
 pub mod sessions;
 pub mod state;

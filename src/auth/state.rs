@@ -37,4 +37,6 @@ pub struct AppState {
     /// The WebAuthn relying party (PUBLIC_URL), for passkeys; `None` when
     /// PUBLIC_URL's host cannot be an RP ID (an IP address): passkeys off.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The OpenID providers of OIDC_PROVIDERS and their discovered metadata.
+    pub oidc: Arc<crate::auth::oidc::Providers>,
 }

@@ -11,6 +11,7 @@ pub mod factors;
 pub mod login_failures;
 pub mod mail_outbox;
 pub mod notes;
+pub mod oidc;
 pub mod passkeys;
 pub mod refresh_tokens;
 pub mod schema;

@@ -171,7 +171,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oidc_identities (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        provider -> Text,
+        subject -> Text,
+        email -> Text,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    oidc_requests (state_hash) {
+        state_hash -> Bytea,
+        browser_hash -> Bytea,
+        provider -> Text,
+        purpose -> Text,
+        user_id -> Nullable<Uuid>,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        next -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    oidc_links (token_hash) {
+        token_hash -> Bytea,
+        user_id -> Uuid,
+        provider -> Text,
+        subject -> Text,
+        email -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(account_tokens -> users (user_id));
+diesel::joinable!(oidc_identities -> users (user_id));
+diesel::joinable!(oidc_links -> users (user_id));
 diesel::joinable!(passkeys -> users (user_id));
 diesel::joinable!(totp_factors -> users (user_id));
 diesel::joinable!(recovery_codes -> users (user_id));
@@ -193,5 +234,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     totp_factors,
     recovery_codes,
     passkeys,
-    webauthn_challenges
+    webauthn_challenges,
+    oidc_identities,
+    oidc_requests,
+    oidc_links
 );

@@ -94,7 +94,7 @@ route_table! {
 /// Routes behind the session cookie (HTML pages, and the browser's refresh).
 pub fn page_routes(cfg: &mut web::ServiceConfig) {
     use pages::{account, email_verification as verify, home, login, login_mfa, logout, passkeys};
-    use pages::{password_reset as reset, refresh_demo, register};
+    use pages::{oidc, password_reset as reset, refresh_demo, register};
     cfg.route("/", get().to(home::home))
         .route("/register", get().to(register::register_form))
         .route("/register", post().to(register::register))
@@ -103,6 +103,11 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
         .route("/login/mfa", get().to(login_mfa::mfa_form))
         .route("/login/mfa", post().to(login_mfa::mfa))
         .configure(passkey_json_routes)
+        .route("/login/oidc/link", get().to(oidc::link_form))
+        .route("/login/oidc/link", post().to(oidc::link))
+        .route("/login/oidc/{name}", get().to(oidc::start))
+        .route("/login/oidc/{name}/callback", get().to(oidc::callback))
+        .route("/account/identities/{id}/delete", post().to(oidc::unlink))
         .route("/account/passkeys/{id}/delete", post().to(passkeys::remove))
         .route("/logout", get().to(logout::logout_form))
         .route("/logout", post().to(logout::logout))

@@ -22,6 +22,7 @@ mod login;
 mod mail;
 mod mfa;
 mod notes;
+mod oidc;
 mod openapi;
 mod operations;
 mod outage;

@@ -47,6 +47,18 @@ async fn record(
     ip: &str,
     now: OffsetDateTime,
 ) -> diesel::QueryResult<()> {
+    record_with(conn, kind, user_id, ip, "", now).await
+}
+
+/// Records `kind` for `user_id` (no session) with `detail`.
+pub(crate) async fn record_with(
+    conn: &mut AsyncPgConnection,
+    kind: AuthEvent,
+    user_id: Uuid,
+    ip: &str,
+    detail: &str,
+    now: OffsetDateTime,
+) -> diesel::QueryResult<()> {
     auth_events::record(
         conn,
         NewEvent {
@@ -54,7 +66,7 @@ async fn record(
             user_id: Some(user_id),
             session_id: None,
             ip,
-            detail: "",
+            detail,
             created_at: now,
         },
     )

@@ -326,22 +326,41 @@ pub async fn add_passkey(
     Ok(outcome)
 }
 
-/// Removes the user's passkey `id`; `false` if it is not theirs.
+pub enum PasskeyRemoval {
+    Removed,
+    /// Not theirs, or the session ended.
+    NotFound,
+    /// It is the only way left to sign in (no password, no other passkey,
+    /// no linked identity).
+    LastWayIn,
+}
+
+/// Removes the user's passkey `id`, unless nothing else could sign them in.
 pub async fn remove_passkey(
     state: &AppState,
     user: &CurrentUser,
     id: Uuid,
     client: &ClientInfo,
-) -> Result<bool, AuthError> {
+) -> Result<PasskeyRemoval, AuthError> {
     let ip = client.ip.as_str();
     let mut conn = db::conn(&state.pool).await?;
     let done = conn
         .transaction::<_, AuthError, _>(async |conn| {
             if !lock_live(state, conn, user).await? {
-                return Ok(false);
+                return Ok(PasskeyRemoval::NotFound);
+            }
+            // The user row is locked: a parallel unlink waits.
+            let passwordless = users::find(conn, user.user.id)
+                .await?
+                .is_none_or(|u| u.password_hash.is_empty());
+            if passwordless
+                && passkeys::count_for_user(conn, user.user.id).await? <= 1
+                && db::oidc::count_identities(conn, user.user.id).await? == 0
+            {
+                return Ok(PasskeyRemoval::LastWayIn);
             }
             let Some(name) = passkeys::delete_for_user(conn, user.user.id, id).await? else {
-                return Ok(false);
+                return Ok(PasskeyRemoval::NotFound);
             };
             let change = Change {
                 event: AuthEvent::PasskeyRemoved,
@@ -349,7 +368,7 @@ pub async fn remove_passkey(
                 notice: Notice::PasskeyRemoved(name),
             };
             factor_removed(state, conn, user, ip, change).await?;
-            Ok(true)
+            Ok(PasskeyRemoval::Removed)
         })
         .await?;
     state.mailer.wakeup.notify_one();

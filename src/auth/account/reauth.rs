@@ -101,6 +101,16 @@ pub async fn reauthenticated_with_passkey(
     renew(state, user, Assurance::PASSKEY, client).await
 }
 
+/// The user's OpenID provider re-authenticated them (`prompt=login`,
+/// `max_age=0`, an `auth_time` newer than the request).
+pub async fn reauthenticated_with_provider(
+    state: &AppState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+) -> Result<Reauth, AuthError> {
+    renew(state, user, Assurance::FEDERATED, client).await
+}
+
 /// Sets the session's new assurance and `auth_time`, and records it.
 async fn renew(
     state: &AppState,

@@ -28,6 +28,11 @@ pub struct Pending {
     pub next: String,
     #[serde(rename = "e")]
     expires_at: i64,
+    /// How the first step was proven: `false` a password, `true` an OpenID
+    /// provider's ID token (the hash fingerprint still binds the cookie to
+    /// the stored hash, which is empty for a user without a password).
+    #[serde(rename = "f", default)]
+    pub via_provider: bool,
 }
 
 fn fingerprint(user: &User) -> String {
@@ -44,26 +49,55 @@ fn mac(state: &AppState, payload: &str) -> String {
 impl Pending {
     /// Whether this pending sign-in still stands for `user` as stored now.
     pub fn matches(&self, user: &User) -> bool {
+        // A password sign-in can never stand for a user without a password.
+        if !self.via_provider && user.password_hash.is_empty() {
+            return false;
+        }
         self.user_id == user.id
             && crypto::constant_time_eq(
                 self.hash_fingerprint.as_bytes(),
                 fingerprint(user).as_bytes(),
             )
     }
+
+    /// The session assurance once the second step gave `second`.
+    pub fn assurance(
+        &self,
+        second: crate::auth::sessions::Assurance,
+    ) -> crate::auth::sessions::Assurance {
+        if self.via_provider {
+            second.after_provider()
+        } else {
+            second
+        }
+    }
 }
 
-/// The cookie that starts the second step for `user`.
+/// The cookie that starts the second step for `user` after their password.
 pub fn start(
     state: &AppState,
     user: &User,
     next: &str,
     now: OffsetDateTime,
 ) -> anyhow::Result<Cookie<'static>> {
+    start_after(state, user, next, now, false)
+}
+
+/// The cookie that starts the second step for `user` after an OpenID
+/// provider's ID token (`via_provider`) or a password.
+pub fn start_after(
+    state: &AppState,
+    user: &User,
+    next: &str,
+    now: OffsetDateTime,
+    via_provider: bool,
+) -> anyhow::Result<Cookie<'static>> {
     let pending = Pending {
         user_id: user.id,
         hash_fingerprint: fingerprint(user),
         next: next.to_owned(),
         expires_at: (now + MFA_PENDING_TTL).unix_timestamp(),
+        via_provider,
     };
     let payload = crypto::b64(&serde_json::to_vec(&pending)?);
     let value = format!("{payload}.{}", mac(state, &payload));

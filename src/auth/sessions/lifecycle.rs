@@ -54,6 +54,28 @@ impl Assurance {
     };
     /// A passkey alone, with user verification.
     pub const PASSKEY: Assurance = Assurance { aal: 2, amr: "hwk" };
+    /// An OpenID provider's ID token alone.
+    pub const FEDERATED: Assurance = Assurance { aal: 1, amr: "fed" };
+    /// An OpenID provider, then a TOTP or recovery code.
+    pub const FEDERATED_OTP: Assurance = Assurance {
+        aal: 2,
+        amr: "fed otp mfa",
+    };
+    /// An OpenID provider, then a passkey or security key.
+    pub const FEDERATED_PASSKEY: Assurance = Assurance {
+        aal: 2,
+        amr: "fed hwk mfa",
+    };
+
+    /// The same second step after an OpenID provider instead of a password.
+    pub fn after_provider(self) -> Assurance {
+        match self {
+            Assurance::PASSWORD => Assurance::FEDERATED,
+            Assurance::PASSWORD_OTP => Assurance::FEDERATED_OTP,
+            Assurance::PASSWORD_PASSKEY => Assurance::FEDERATED_PASSKEY,
+            other => other,
+        }
+    }
 }
 
 /// The `acr` claim of a session: `"aal1"` or `"aal2"`.

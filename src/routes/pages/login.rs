@@ -28,6 +28,8 @@ struct LoginPage<'a> {
     /// EMAIL_VERIFICATION=required and this address is not confirmed yet:
     /// offer to resend the mail.
     unverified: bool,
+    /// "Continue with …" buttons.
+    providers: Vec<super::oidc::ProviderButton>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -59,6 +61,7 @@ pub async fn login_form(
         error: None,
         signed_in_as: signed_in_as.as_deref(),
         unverified: false,
+        providers: super::oidc::buttons(&state, &next),
     };
     render(StatusCode::OK, &page, cookie)
 }
@@ -90,6 +93,7 @@ pub async fn login(
             error: Some(message),
             signed_in_as: None,
             unverified,
+            providers: super::oidc::buttons(&state, &next),
         };
         let mut res = render(status, &page, None)?;
         if let Some(secs) = retry_after {

@@ -119,9 +119,10 @@ pub async fn mfa(
             )
             .await;
         }
-        ok => ok
-            .assurance()
-            .ok_or_else(|| anyhow::anyhow!("no assurance"))?,
+        ok => pending.assurance(
+            ok.assurance()
+                .ok_or_else(|| anyhow::anyhow!("no assurance"))?,
+        ),
     };
     let mut conn = db::conn(&state.pool).await?;
     if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {

@@ -11,6 +11,7 @@ pub mod home;
 pub mod login;
 pub mod login_mfa;
 pub mod logout;
+pub mod oidc;
 pub mod passkeys;
 pub mod password_reset;
 pub mod refresh_demo;

@@ -230,10 +230,16 @@ pub async fn remove(
     require_session_csrf(&req, &state, &user, form.token())?;
     require_recent_auth(&state, &user, "/account").await?;
     let id = uuid::Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
-    if !mfa::remove_passkey(&state, &user, id, &client).await? {
-        return Err(AppError::NotFound);
+    match mfa::remove_passkey(&state, &user, id, &client).await? {
+        mfa::PasskeyRemoval::Removed => Ok(see_other("/account?notice=passkey-removed")),
+        mfa::PasskeyRemoval::NotFound => Err(AppError::NotFound),
+        mfa::PasskeyRemoval::LastWayIn => Ok(crate::error::html_error_for(
+            actix_web::http::StatusCode::CONFLICT,
+            "This is your only way to sign in",
+            "Set a password (use “Forgot your password?” on the sign-in page) or link a sign-in provider first, then remove this passkey.",
+            user.page(),
+        )),
     }
-    Ok(see_other("/account?notice=passkey-removed"))
 }
 
 /// `POST /login/passkey/options`: any discoverable credential.
@@ -381,7 +387,7 @@ pub async fn second_step(
     if asserted.is_none() {
         return Ok(invalid_credential());
     }
-    let assurance = Assurance::PASSWORD_PASSKEY;
+    let assurance = pending.assurance(Assurance::PASSWORD_PASSKEY);
     if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
         return Ok(invalid_credential());
     }

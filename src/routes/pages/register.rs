@@ -27,6 +27,8 @@ struct RegisterPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     closed: bool,
+    /// "Continue with …" buttons.
+    providers: Vec<super::oidc::ProviderButton>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -52,6 +54,7 @@ pub async fn register_form(
         email: "",
         error: None,
         closed: !state.settings.registration_open,
+        providers: super::oidc::buttons(&state, ""),
     };
     render(StatusCode::OK, &page, cookie)
 }
@@ -79,6 +82,7 @@ pub async fn register(
             email: form.email.trim(),
             error: Some(message),
             closed: false,
+            providers: super::oidc::buttons(&state, ""),
         };
         render(status, &page, None)
     };

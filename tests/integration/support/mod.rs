@@ -12,6 +12,8 @@
 //! - `smtp`: `SmtpReceiver`, an in-process SMTP server recording the mails
 //!   the app sends (with its own self-test);
 //! - `webdriver`: `Browser`, a minimal WebDriver client for headless Chromium;
+//! - `oidc`: a real OpenID Provider (node, `tests/oidc-provider/`) on a
+//!   free port and `OpBrowser`, which signs in there as a person would;
 //! - `factors`: an authenticator app (codes at the test clock) and recovery
 //!   codes, from the test's side.
 
@@ -21,6 +23,7 @@ pub mod database;
 pub mod factors;
 pub mod forge;
 pub mod in_process;
+pub mod oidc;
 pub mod smtp;
 pub mod webdriver;
 

@@ -185,6 +185,27 @@ impl Browser {
             .await;
     }
 
+    /// Deletes the cookies of the current page's site.
+    pub async fn delete_cookies(&self) {
+        self.cmd("DELETE", "/cookie", None).await;
+    }
+
+    /// Saves a PNG of the page to `$SCREENSHOT_DIR/{name}.png` when that
+    /// variable is set (to look at pages by eye); otherwise does nothing.
+    pub async fn screenshot(&self, name: &str) {
+        let Ok(dir) = std::env::var("SCREENSHOT_DIR") else {
+            return;
+        };
+        let v = self.cmd("GET", "/screenshot", None).await;
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            v.as_str().unwrap_or_default(),
+        )
+        .expect("a base64 PNG");
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png)
+            .expect("screenshot written");
+    }
+
     pub async fn eval(&self, script: &str) -> Value {
         self.cmd(
             "POST",

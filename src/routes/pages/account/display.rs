@@ -202,6 +202,9 @@ pub fn event_description(kind: &str, detail: &str) -> String {
         AuthEvent::PasskeyAdded => "Passkey added",
         AuthEvent::PasskeyRemoved => "Passkey removed",
         AuthEvent::Reauthenticated => "Identity confirmed for a sensitive action",
+        AuthEvent::OidcSignIn => "Signed in through a sign-in provider",
+        AuthEvent::IdentityLinked => "Sign-in provider linked",
+        AuthEvent::IdentityUnlinked => "Sign-in provider unlinked",
     };
     text.to_owned()
 }

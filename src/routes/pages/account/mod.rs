@@ -59,6 +59,13 @@ struct PasskeyView {
     last_used: Option<When>,
 }
 
+struct IdentityView {
+    id: Uuid,
+    label: String,
+    email: String,
+    created: When,
+}
+
 struct EventView {
     what: String,
     when: When,
@@ -81,6 +88,9 @@ struct AccountPage {
     passkeys: Vec<PasskeyView>,
     /// REAUTH_WINDOW in words.
     reauth_window: String,
+    /// Linked sign-in providers.
+    identities: Vec<IdentityView>,
+    has_password: bool,
 }
 
 /// How many live sessions the account page lists (newest first).
@@ -99,9 +109,25 @@ async fn account_page(
     let mut conn = db::conn(&state.pool).await?;
     let now = state.clock.now();
     // Read fresh: the session cache may hold the user as it was a moment ago.
-    let verified = users::find(&mut conn, user.user.id)
-        .await?
+    let fresh = users::find(&mut conn, user.user.id).await?;
+    let verified = fresh
+        .as_ref()
         .is_some_and(|u| u.email_verified_at.is_some());
+    let has_password = fresh.is_some_and(|u| !u.password_hash.is_empty());
+    let identities = crate::auth::oidc::accounts::identities(&mut conn, user.user.id)
+        .await?
+        .into_iter()
+        .map(|i| IdentityView {
+            id: i.id,
+            label: state
+                .oidc
+                .get(&i.provider)
+                .map(|p| p.config.label.clone())
+                .unwrap_or(i.provider),
+            email: i.email,
+            created: When::new(now, i.created_at),
+        })
+        .collect();
     // A bounded list (an API client in a loop can make thousands); the
     // current session is always shown.
     let mut live =
@@ -161,6 +187,8 @@ async fn account_page(
         factors,
         passkeys,
         reauth_window: human_duration(state.settings.reauth_window),
+        identities,
+        has_password,
     };
     render(status, &page, None)
 }

@@ -24,6 +24,10 @@ struct ReauthPage<'a> {
     needs_code: bool,
     passkey: bool,
     error: Option<String>,
+    /// The user has a password (else only a provider or a passkey confirms).
+    has_password: bool,
+    /// The providers of the user's linked identities (`prompt=login`).
+    providers: Vec<crate::routes::pages::oidc::ProviderButton>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -42,10 +46,16 @@ async fn page(
     status: StatusCode,
     error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
-    let factors = {
+    let (factors, identities, has_password) = {
         let mut conn = db::conn(&state.pool).await?;
-        second_factor::enrolled(&mut conn, user.user.id).await?
+        let fresh = db::users::find(&mut conn, user.user.id).await?;
+        (
+            second_factor::enrolled(&mut conn, user.user.id).await?,
+            crate::auth::oidc::accounts::identities(&mut conn, user.user.id).await?,
+            fresh.is_some_and(|u| !u.password_hash.is_empty()),
+        )
     };
+    let providers = crate::routes::pages::oidc::reauth_buttons(state, &identities, next);
     let body = ReauthPage {
         page: user.page(),
         email: &user.user.email,
@@ -53,6 +63,8 @@ async fn page(
         needs_code: factors.any(),
         passkey: factors.passkeys > 0,
         error,
+        has_password,
+        providers,
     };
     render(status, &body, None)
 }
