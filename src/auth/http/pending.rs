@@ -7,10 +7,11 @@
 //! used.
 
 use crate::auth::crypto;
+use crate::auth::error::AuthError;
 use crate::auth::state::AppState;
 use crate::db::users::User;
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -58,6 +59,23 @@ impl Pending {
                 self.hash_fingerprint.as_bytes(),
                 fingerprint(user).as_bytes(),
             )
+    }
+
+    /// Where the sign-in goes once complete: `next`, else the account page.
+    pub fn destination(&self) -> &str {
+        if self.next.is_empty() {
+            "/account"
+        } else {
+            &self.next
+        }
+    }
+
+    /// The user this pending sign-in is for, as stored now: `None` when
+    /// they are gone or their password changed since it was checked.
+    pub async fn user(&self, state: &AppState) -> Result<Option<User>, AuthError> {
+        let mut conn = crate::db::conn(&state.pool).await?;
+        let user = crate::db::users::find(&mut conn, self.user_id).await?;
+        Ok(user.filter(|u| self.matches(u)))
     }
 
     /// The session assurance once the second step gave `second`.
@@ -123,6 +141,13 @@ pub fn read(req: &HttpRequest, state: &AppState) -> Option<Pending> {
     }
     let pending: Pending = serde_json::from_slice(&crypto::b64_decode(payload)?).ok()?;
     (state.clock.now().unix_timestamp() < pending.expires_at).then_some(pending)
+}
+
+/// `res` with the pending cookie expired (the second step done, or abandoned).
+pub fn cleared(mut res: HttpResponse, state: &AppState) -> anyhow::Result<HttpResponse> {
+    res.add_cookie(&clear(state))
+        .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
+    Ok(res)
 }
 
 /// Expires the cookie (after the second step, or to abandon it).

@@ -8,7 +8,7 @@ use super::{render, see_other};
 use crate::auth::credentials::{check_code, CodeOutcome};
 use crate::auth::http::{csrf, pending, start_web_session};
 use crate::auth::{AppState, ClientInfo, TypedSession};
-use crate::db::{self, users};
+use crate::db;
 use crate::error::AppError;
 use crate::web::PageContext;
 use actix_web::http::{header, StatusCode};
@@ -57,10 +57,7 @@ async fn page(
 
 /// Back to the password form, forgetting the pending sign-in.
 fn restart(state: &AppState) -> Result<HttpResponse, AppError> {
-    let mut res = see_other("/login");
-    res.add_cookie(&pending::clear(state))
-        .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
-    Ok(res)
+    Ok(pending::cleared(see_other("/login"), state)?)
 }
 
 pub async fn mfa_form(
@@ -84,12 +81,8 @@ pub async fn mfa(
     let Some(pending) = pending::read(&req, &state) else {
         return restart(&state);
     };
-    let user = {
-        let mut conn = db::conn(&state.pool).await?;
-        users::find(&mut conn, pending.user_id).await?
-    };
     // The user is gone, or the password changed since it was checked.
-    let Some(user) = user.filter(|u| pending.matches(u)) else {
+    let Some(user) = pending.user(&state).await? else {
         return restart(&state);
     };
     let outcome = check_code(&state, &user, &form.code, &client).await?;
@@ -128,13 +121,5 @@ pub async fn mfa(
     if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
         return restart(&state);
     }
-    let next = if pending.next.is_empty() {
-        "/account"
-    } else {
-        &pending.next
-    };
-    let mut res = see_other(next);
-    res.add_cookie(&pending::clear(&state))
-        .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
-    Ok(res)
+    Ok(pending::cleared(see_other(pending.destination()), &state)?)
 }

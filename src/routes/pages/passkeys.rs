@@ -370,13 +370,10 @@ pub async fn second_step(
     let Some(pending) = pending::read(&req, &state) else {
         return Ok(login_required());
     };
-    let mut conn = db::conn(&state.pool).await?;
-    let Some(user) = users::find(&mut conn, pending.user_id)
-        .await?
-        .filter(|u| pending.matches(u))
-    else {
+    let Some(user) = pending.user(&state).await? else {
         return Ok(invalid_credential());
     };
+    let mut conn = db::conn(&state.pool).await?;
     let asserted = passkeys::finish_authentication(
         &state,
         Purpose::SecondFactor,
@@ -392,15 +389,7 @@ pub async fn second_step(
         return Ok(invalid_credential());
     }
     throttle::clear(&mut conn, &user.email).await?;
-    let next = if pending.next.is_empty() {
-        "/account"
-    } else {
-        &pending.next
-    };
-    let mut res = go_to(next);
-    res.add_cookie(&pending::clear(&state))
-        .map_err(|e| anyhow::anyhow!("cookie: {e}"))?;
-    Ok(res)
+    Ok(pending::cleared(go_to(pending.destination()), &state)?)
 }
 
 /// `POST /account/reauth/passkey/options`.
