@@ -1,8 +1,9 @@
 //! "Continue with …" against a real OpenID Provider (`support::oidc`):
 //! sign-up and sign-in, linking only after the owner signs in, every
 //! callback guard (state, code, `aud`, `nonce`, unknown key), a provider
-//! that says no or is down, unlinking, the second factor, and the page
-//! flow clicked through in Chromium.
+//! that says no or is down, unlinking, the second factor (at sign-in and
+//! after a re-authentication at the provider), and the page flows clicked
+//! through in Chromium.
 
 use crate::support::factors::{code_now, enable_totp, second_step};
 use crate::support::oidc::*;
@@ -404,8 +405,22 @@ async fn unlinking_is_refused_for_the_last_way_in_and_allowed_with_a_password() 
     let res = post_unlink(&app, id, "wrong").await;
     assert!(res.status.is_client_error(), "{}", res.status);
 
-    // With a password it may go.
+    // With a password it may go, but not from a stale session: that one is
+    // sent to confirm it is you first, and nothing is unlinked.
     exec(&app, "UPDATE users SET password_hash = 'x'").await;
+    make_stale(&app).await;
+    let res = post_unlink(&app, id, &csrf).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(
+        res.location().starts_with("/account/reauth?next="),
+        "{}",
+        res.location()
+    );
+    assert_eq!(
+        count(&app, "SELECT count(*) AS n FROM oidc_identities").await,
+        1
+    );
+    exec(&app, "UPDATE sessions SET auth_time = now()").await;
     let res = post_unlink(&app, id, &csrf).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     assert_eq!(res.location(), "/account?notice=identity-unlinked");
@@ -506,6 +521,135 @@ async fn a_user_without_a_password_reauthenticates_at_the_provider() {
     assert_refused(&app.get(&back[app.address.len()..]).await);
 }
 
+/// Moves the sessions' last sign-in an hour back, past REAUTH_WINDOW.
+async fn make_stale(app: &TestApp) {
+    exec(
+        app,
+        "UPDATE sessions SET auth_time = auth_time - interval '1 hour'",
+    )
+    .await;
+}
+
+/// How many sessions signed in (or re-authenticated) in the last minutes.
+async fn fresh_sessions(app: &TestApp) -> i64 {
+    count(
+        app,
+        "SELECT count(*) AS n FROM sessions WHERE auth_time > now() - interval '5 minutes'",
+    )
+    .await
+}
+
+/// Posts `/account/reauth` with a code and no password.
+async fn code_alone(app: &TestApp, code: &str) -> Response {
+    let page = app.get("/account/reauth?next=/account").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let csrf = meta_csrf(&page.body);
+    app.post("/account/reauth")
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("code", code),
+            ("next", "/account"),
+        ])
+        .send()
+        .await
+}
+
+/// A re-authentication at the provider as `login`: the callback's answer.
+async fn reauth_at_provider(app: &TestApp, login: &str) -> Response {
+    let op = OpBrowser::default();
+    let start = format!("/login/oidc/{NAME}?purpose=reauth&next=/account");
+    let callback = through_provider(app, &op, &start, login).await;
+    app.get(&callback).await
+}
+
+#[actix_web::test]
+async fn a_user_with_totp_confirms_at_the_provider_then_with_the_code_alone() {
+    let (app, _op) = spawn_with_provider(|_| {}).await;
+    assert_eq!(sign_in(&app, "gina").await.status, StatusCode::SEE_OTHER);
+    let (secret, codes) = enable_totp(&app).await;
+    // Back to the step of the set-up code (spent), so that the provider's
+    // `auth_time` is not older than the request by the app's clock.
+    app.clock.advance(time::Duration::seconds(-30));
+    make_stale(&app).await;
+
+    // The code alone does nothing without the provider first, even a right
+    // recovery code (which stays unspent).
+    let res = code_alone(&app, &codes[0]).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(fresh_sessions(&app).await, 0);
+
+    // The provider alone is the first factor only: nothing renewed yet.
+    let res = reauth_at_provider(&app, "gina").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(
+        res.location().starts_with("/account/reauth?next="),
+        "{}",
+        res.location()
+    );
+    assert_eq!(fresh_sessions(&app).await, 0);
+    assert_eq!(event_count(&app, "reauthenticated").await, 0);
+    let page = app.get("/account/reauth?next=/account").await;
+    assert!(page.body.contains("One more step"), "{}", page.body);
+    assert!(!page.body.contains("name=\"password\""), "{}", page.body);
+    assert!(!page.body.contains("Confirm with Test ID"), "{}", page.body);
+    assert_eq!(
+        app.get("/account/mfa/totp").await.status,
+        StatusCode::SEE_OTHER,
+        "still not allowed to act"
+    );
+
+    // A wrong code is refused; the next step's code completes it at aal2.
+    let res = code_alone(&app, "000000").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(fresh_sessions(&app).await, 0);
+    app.clock.advance(time::Duration::seconds(30));
+    let res = code_alone(&app, &code_now(&app, &secret)).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), "/account");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM sessions WHERE amr = 'fed otp mfa' AND aal = 2 \
+             AND auth_time > now() - interval '5 minutes'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(event_count(&app, "reauthenticated").await, 1);
+
+    // The provider's confirmation is spent with it.
+    make_stale(&app).await;
+    let res = code_alone(&app, &codes[0]).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(fresh_sessions(&app).await, 0);
+
+    // And it lasts five minutes.
+    app.clock.advance(time::Duration::seconds(-30));
+    let res = reauth_at_provider(&app, "gina").await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    app.clock.advance(time::Duration::minutes(6));
+    let res = code_alone(&app, &codes[0]).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    // (The app's clock is now six minutes ahead of the database's.)
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM sessions WHERE auth_time > now() + interval '5 minutes'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM recovery_codes WHERE used_at IS NOT NULL"
+        )
+        .await,
+        0,
+        "no recovery code was spent by a refused attempt"
+    );
+}
+
 async fn wait_css(browser: &Browser, what: &str, css: &str) {
     browser
         .wait_for(what, std::time::Duration::from_secs(15), async |b| {
@@ -514,14 +658,19 @@ async fn wait_css(browser: &Browser, what: &str, css: &str) {
         .await;
 }
 
-/// At the provider's pages: sign in as `login`, then consent.
-async fn at_the_provider(browser: &Browser, login: &str) {
+/// The provider's login form: sign in as `login`.
+async fn provider_login(browser: &Browser, login: &str) {
     wait_css(browser, "the provider's login form", "input[name='login']").await;
     browser.type_into("input[name='login']", login).await;
     browser
         .type_into("input[name='password']", "anything")
         .await;
     browser.click("button[type='submit']").await;
+}
+
+/// At the provider's pages: sign in as `login`, then consent.
+async fn at_the_provider(browser: &Browser, login: &str) {
+    provider_login(browser, login).await;
     wait_css(browser, "the consent form", "input[value='consent']").await;
     browser.click("button[type='submit']").await;
 }
@@ -612,6 +761,74 @@ async fn a_person_continues_with_the_provider_links_an_existing_account_and_unli
     browser.quit().await;
 }
 
+/// At the provider again (`prompt=login`): its login form, then its consent
+/// form if it asks again (it may remember the grant).
+async fn at_the_provider_again(browser: &Browser, app: &TestApp, login: &str) {
+    provider_login(browser, login).await;
+    let consent = "input[value='consent']";
+    browser
+        .wait_for(
+            "the consent form or the way back",
+            std::time::Duration::from_secs(15),
+            async |b| b.url().await.starts_with(&app.address) || b.count(consent).await > 0,
+        )
+        .await;
+    if browser.count(consent).await > 0 {
+        browser.click("button[type='submit']").await;
+    }
+}
+
+#[actix_web::test]
+async fn a_person_without_a_password_confirms_at_the_provider_then_with_a_code_in_chromium() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let (app, _op) = spawn_with_provider(|_| {}).await;
+    browser.goto(&format!("{}/login", app.address)).await;
+    browser.click("#oidc-providers a").await;
+    at_the_provider(&browser, "ivy").await;
+    browser
+        .wait_for_url("/account?notice=welcome-provider")
+        .await;
+    let secret = crate::page_flows::enable_totp_in_browser(&app, &browser).await;
+    // Back to the set-up code's (spent) step: the provider's `auth_time`
+    // must not look older than the request by the app's clock.
+    app.clock.advance(time::Duration::seconds(-30));
+    make_stale(&app).await;
+
+    // A sensitive action on a stale session: confirm at the provider first.
+    browser
+        .click("form[action='/account/mfa/totp/delete'] button")
+        .await;
+    browser.wait_for_url("/account/reauth?next=/account").await;
+    let page = browser.text().await;
+    assert!(page.contains("Sign in at your provider again"), "{page}");
+    browser.click("a.button[href^='/login/oidc/']").await;
+    at_the_provider_again(&browser, &app, "ivy").await;
+
+    // Then the code alone, on this app's page.
+    browser.wait_for_url("/account/reauth?next=/account").await;
+    wait_css(&browser, "the code form", "#code").await;
+    let page = browser.text().await;
+    assert!(page.contains("One more step"), "{page}");
+    assert_eq!(browser.count("#password").await, 0, "no password asked for");
+    browser.screenshot("oidc-reauth-code").await;
+    assert_eq!(fresh_sessions(&app).await, 0, "not yet re-authenticated");
+    app.clock.advance(time::Duration::seconds(30));
+    browser.type_into("#code", &code_now(&app, &secret)).await;
+    browser.click("form[action='/account/reauth'] button").await;
+    browser.wait_for_url("/account").await;
+
+    // Now the sensitive action goes through.
+    crate::page_flows::remove_totp_in_browser(&browser).await;
+    assert_eq!(
+        count(&app, "SELECT count(*) AS n FROM totp_factors").await,
+        0,
+        "the authenticator app was removed"
+    );
+    browser.quit().await;
+}
+
 #[actix_web::test]
 async fn a_user_without_a_password_sets_one_through_the_reset_mail() {
     let smtp = crate::support::smtp::SmtpReceiver::start().await;
@@ -690,15 +907,15 @@ async fn the_last_passkey_of_a_user_without_password_or_identity_cannot_be_remov
          SELECT gen_random_uuid(), id, 'laptop', '\\x01', '{}', now() FROM users",
     )
     .await;
+    // (A passkey is a second factor: unlinking and removing one ask for an
+    // aal2 session; say this one is.)
+    exec(&app, "UPDATE sessions SET aal = 2").await;
     let identity = app.uuid("SELECT id FROM oidc_identities").await;
     let csrf = app.csrf_for("/account").await;
-    assert_eq!(
-        post_unlink(&app, identity, &csrf).await.status,
-        StatusCode::SEE_OTHER
-    );
-    // Now the passkey is the only way in. (A passkey is a second factor:
-    // removing one asks for an aal2 session; say this one is.)
-    exec(&app, "UPDATE sessions SET aal = 2").await;
+    let res = post_unlink(&app, identity, &csrf).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), "/account?notice=identity-unlinked");
+    // Now the passkey is the only way in.
     let passkey = app.uuid("SELECT id FROM passkeys").await;
     let res = app
         .post(&format!("/account/passkeys/{passkey}/delete"))

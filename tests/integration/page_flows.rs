@@ -233,7 +233,7 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
 
 /// Turns on the authenticator app from the account page, as a person does:
 /// the key read off the page, the code typed. Returns the secret.
-async fn enable_totp_in_browser(app: &TestApp, browser: &Browser) -> Vec<u8> {
+pub(crate) async fn enable_totp_in_browser(app: &TestApp, browser: &Browser) -> Vec<u8> {
     browser.goto(&format!("{}/account", app.address)).await;
     assert!(browser.text().await.contains("Two-factor authentication"));
     browser.click("#setup-totp").await;
@@ -262,6 +262,20 @@ async fn enable_totp_in_browser(app: &TestApp, browser: &Browser) -> Vec<u8> {
     // The set-up code's step is spent; the next sign-in uses the next one.
     app.clock.advance(time::Duration::seconds(30));
     secret
+}
+
+/// Removes the authenticator app from the account page (a session that
+/// may act), and lands back there with two-factor off.
+pub(crate) async fn remove_totp_in_browser(browser: &Browser) {
+    browser
+        .click("form[action='/account/mfa/totp/delete'] button")
+        .await;
+    browser.wait_for_url("/account?notice=mfa-disabled").await;
+    assert!(browser
+        .text()
+        .await
+        .contains("The authenticator app was removed."));
+    assert_eq!(browser.count("#mfa-off").await, 1);
 }
 
 #[actix_web::test]
@@ -327,15 +341,7 @@ async fn a_stale_session_confirms_it_is_you_then_removes_the_app_and_deletes_the
     browser.click("form[action='/account/reauth'] button").await;
     browser.wait_for_url("/account").await;
 
-    browser
-        .click("form[action='/account/mfa/totp/delete'] button")
-        .await;
-    browser.wait_for_url("/account?notice=mfa-disabled").await;
-    assert!(browser
-        .text()
-        .await
-        .contains("The authenticator app was removed."));
-    assert_eq!(browser.count("#mfa-off").await, 1);
+    remove_totp_in_browser(&browser).await;
 
     browser.type_into("#delete_email", &email).await;
     browser.click("form[action='/account/delete'] button").await;

@@ -17,5 +17,6 @@ pub use changes::{change_password, revoke_other_sessions, revoke_own_session, Pa
 pub use deletion::delete_account;
 pub use links::Reset;
 pub use reauth::{
-    may_act, reauthenticate, reauthenticated_with_passkey, recently_authenticated, Reauth,
+    may_act, provider_step_open, reauthenticate, reauthenticate_after_provider,
+    reauthenticated_with_passkey, recently_authenticated, Reauth,
 };

@@ -2,7 +2,9 @@
 //! recovery codes, the password, deleting the account) need the session's
 //! last authentication (`auth_time`) within REAUTH_WINDOW, and aal2 when the
 //! user has a second factor. `/account/reauth` renews it: the password, plus
-//! a code when the user has a second factor.
+//! a code when the user has a second factor; a passkey; or the user's OpenID
+//! provider (`prompt=login`), then the code when the user has a second
+//! factor (the provider's word counts for the first factor only).
 
 use crate::auth::credentials::login::{check_password, AuthOutcome};
 use crate::auth::credentials::{check_code, second_factor, CodeOutcome};
@@ -10,6 +12,7 @@ use crate::auth::error::AuthError;
 use crate::auth::events::AuthEvent;
 use crate::auth::http::client::ClientInfo;
 use crate::auth::http::current_user::CurrentUser;
+use crate::auth::http::pending::MFA_PENDING_TTL;
 use crate::auth::sessions::{self, Assurance};
 use crate::auth::state::AppState;
 use crate::db;
@@ -55,11 +58,7 @@ pub async fn reauthenticate(
     code: &str,
     client: &ClientInfo,
 ) -> Result<Reauth, AuthError> {
-    let fresh = {
-        let mut conn = db::conn(&state.pool).await?;
-        users::find(&mut conn, user.user.id).await?
-    };
-    let Some(fresh) = fresh else {
+    let Some(fresh) = stored_user(state, user).await? else {
         return Ok(Reauth::Failed);
     };
     let checked = check_password(
@@ -102,13 +101,54 @@ pub async fn reauthenticated_with_passkey(
 }
 
 /// The user's OpenID provider re-authenticated them (`prompt=login`,
-/// `max_age=0`, an `auth_time` newer than the request).
+/// `max_age=0`, an `auth_time` newer than the request), and they have no
+/// second factor.
 pub async fn reauthenticated_with_provider(
     state: &AppState,
     user: &CurrentUser,
     client: &ClientInfo,
 ) -> Result<Reauth, AuthError> {
     renew(state, user, Assurance::FEDERATED, client).await
+}
+
+/// Whether a re-authentication at the provider (at `confirmed_at`, unix
+/// seconds, from the session state) still waits for its second factor: it
+/// does for as long as a pending sign-in does (MFA_PENDING_TTL).
+pub fn provider_step_open(state: &AppState, confirmed_at: Option<i64>) -> bool {
+    let now = state.clock.unix();
+    confirmed_at.is_some_and(|at| at <= now && now - at <= MFA_PENDING_TTL.whole_seconds())
+}
+
+/// The second factor after the user's provider re-authenticated them (the
+/// caller has checked `provider_step_open`). A wrong code counts as a failed
+/// sign-in; a right one renews the session at aal2 (`fed otp mfa`).
+pub async fn reauthenticate_after_provider(
+    state: &AppState,
+    user: &CurrentUser,
+    code: &str,
+    client: &ClientInfo,
+) -> Result<Reauth, AuthError> {
+    let Some(fresh) = stored_user(state, user).await? else {
+        return Ok(Reauth::Failed);
+    };
+    match check_code(state, &fresh, code, client).await? {
+        CodeOutcome::Throttled(secs) => Ok(Reauth::Throttled(secs)),
+        CodeOutcome::Failed => Ok(Reauth::Failed),
+        ok => {
+            let second = ok.assurance().unwrap_or(Assurance::PASSWORD_OTP);
+            renew(state, user, second.after_provider(), client).await
+        }
+    }
+}
+
+/// The signed-in user as stored now (their password or factors may have
+/// changed since the session cache read them).
+async fn stored_user(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Option<users::User>, AuthError> {
+    let mut conn = db::conn(&state.pool).await?;
+    Ok(users::find(&mut conn, user.user.id).await?)
 }
 
 /// Sets the session's new assurance and `auth_time`, and records it.

@@ -1,7 +1,9 @@
 //! A typed view of the actix-session state, so handlers never touch raw keys.
 //! A signed-in browser's state holds the `sessions.id` it belongs to and the
-//! synchronizer CSRF token for its forms, and while an authenticator app is
-//! being set up, its secret (sealed: never in clear, not even here).
+//! synchronizer CSRF token for its forms, while an authenticator app is
+//! being set up, its secret (sealed: never in clear, not even here), and
+//! after a re-authentication at an OpenID provider that still needs the
+//! second factor, when the provider confirmed it.
 
 use crate::auth::http::session_store::SID_KEY;
 use actix_session::{Session, SessionExt};
@@ -12,6 +14,7 @@ use uuid::Uuid;
 
 const CSRF_KEY: &str = "csrf";
 const TOTP_SETUP_KEY: &str = "totp_setup";
+const PROVIDER_REAUTH_KEY: &str = "provider_reauth";
 
 pub struct TypedSession(Session);
 
@@ -49,6 +52,21 @@ impl TypedSession {
 
     pub fn clear_totp_setup(&self) {
         self.0.remove(TOTP_SETUP_KEY);
+    }
+
+    /// When (unix seconds) an OpenID provider re-authenticated this
+    /// session's user, if the second factor is still to come.
+    pub fn provider_reauth(&self) -> Option<i64> {
+        self.0.get::<i64>(PROVIDER_REAUTH_KEY).ok().flatten()
+    }
+
+    pub fn set_provider_reauth(&self, at: i64) -> anyhow::Result<()> {
+        self.0.insert(PROVIDER_REAUTH_KEY, at)?;
+        Ok(())
+    }
+
+    pub fn clear_provider_reauth(&self) {
+        self.0.remove(PROVIDER_REAUTH_KEY);
     }
 
     /// Forgets the state server-side and expires the cookie.

@@ -221,7 +221,7 @@ pub async fn callback(
         Err(e) => return failed(e, &name, page),
     };
     if let Purpose::Reauth(user_id) = finished.purpose {
-        return reauthenticated(&state, &user, user_id, &name, &finished, &client).await;
+        return reauthenticated(&state, &user, user_id, &name, &finished, &client, &session).await;
     }
     let now = state.clock.now();
     let mut conn = db::conn(&state.pool).await?;
@@ -306,7 +306,9 @@ pub async fn callback(
 
 /// A re-authentication at the provider came back: it counts if the identity
 /// is the signed-in user's, and the provider says it authenticated them
-/// after the request started (`max_age=0`).
+/// after the request started (`max_age=0`). For a user with a second factor
+/// it counts as the first step only: the session state notes when, and
+/// `/account/reauth` asks for the code (or a passkey) within five minutes.
 async fn reauthenticated(
     state: &AppState,
     user: &MaybeUser,
@@ -314,6 +316,7 @@ async fn reauthenticated(
     name: &str,
     finished: &flow::Finished,
     client: &ClientInfo,
+    session: &TypedSession,
 ) -> Result<HttpResponse, AppError> {
     let page = page_of(user);
     let Some(current) = user.0.as_ref().filter(|u| u.user.id == user_id) else {
@@ -335,14 +338,26 @@ async fn reauthenticated(
     if !fresh || identity.is_none_or(|i| i.user_id != user_id) {
         return failed(FlowError::Rejected("reauth not proven"), name, page);
     }
+    let next = if finished.next.is_empty() {
+        "/account"
+    } else {
+        &finished.next
+    };
+    let has_factor = {
+        let mut conn = db::conn(&state.pool).await?;
+        second_factor::required(&mut conn, user_id).await?
+    };
+    if has_factor {
+        session.set_provider_reauth(state.clock.unix())?;
+        return Ok(see_other(&format!(
+            "/account/reauth?next={}",
+            encode_query(next)
+        )));
+    }
     match crate::auth::account::reauth::reauthenticated_with_provider(state, current, client)
         .await?
     {
-        crate::auth::account::reauth::Reauth::Done => Ok(see_other(if finished.next.is_empty() {
-            "/account"
-        } else {
-            &finished.next
-        })),
+        crate::auth::account::reauth::Reauth::Done => Ok(see_other(next)),
         _ => Err(AppError::LoginRequired {
             next: "/account".into(),
         }),
@@ -446,6 +461,8 @@ pub async fn unlink(
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, form.token())?;
     let id = Uuid::parse_str(&path.into_inner()).map_err(|_| AppError::NotFound)?;
+    // Removing a way to sign in is a sensitive action.
+    super::require_recent_auth(&state, &user, "/account").await?;
     let mut conn = db::conn(&state.pool).await?;
     match accounts::unlink(&mut conn, user.user.id, id, &client.ip, state.clock.now()).await? {
         Unlinked::Done => Ok(see_other("/account?notice=identity-unlinked")),

@@ -1,13 +1,15 @@
 //! `GET,POST /account/reauth`: confirm it is you before a sensitive action.
-//! The password, plus a code when the account has a second factor; success
-//! renews this session's `auth_time` and goes on to `next`.
+//! The password, plus a code when the account has a second factor; a
+//! passkey; or the user's OpenID provider, and then, for an account with a
+//! second factor, the code alone on this page. Success renews this
+//! session's `auth_time` and goes on to `next`.
 
 use super::super::login::throttled_message;
 use super::super::{next_from_query, render, see_other};
 use crate::auth::account::{self, Reauth};
 use crate::auth::credentials::second_factor;
 use crate::auth::http::csrf::require_session_csrf;
-use crate::auth::{AppState, ClientInfo, CurrentUser};
+use crate::auth::{AppState, ClientInfo, CurrentUser, TypedSession};
 use crate::db;
 use crate::error::AppError;
 use crate::web::{safe_next, PageContext};
@@ -28,6 +30,9 @@ struct ReauthPage<'a> {
     has_password: bool,
     /// The providers of the user's linked identities (`prompt=login`).
     providers: Vec<crate::routes::pages::oidc::ProviderButton>,
+    /// The provider has just re-authenticated the user: only the second
+    /// factor is asked for.
+    after_provider: bool,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -42,6 +47,7 @@ pub struct ReauthForm {
 async fn page(
     state: &AppState,
     user: &CurrentUser,
+    session: &TypedSession,
     next: &str,
     status: StatusCode,
     error: Option<String>,
@@ -56,6 +62,8 @@ async fn page(
         )
     };
     let providers = crate::routes::pages::oidc::reauth_buttons(state, &identities, next);
+    let after_provider =
+        factors.any() && account::provider_step_open(state, session.provider_reauth());
     let body = ReauthPage {
         page: user.page(),
         email: &user.user.email,
@@ -65,6 +73,7 @@ async fn page(
         error,
         has_password,
         providers,
+        after_provider,
     };
     render(status, &body, None)
 }
@@ -73,15 +82,17 @@ pub async fn reauth_form(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
+    session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
     let next = next_from_query(&req);
-    page(&state, &user, &next, StatusCode::OK, None).await
+    page(&state, &user, &session, &next, StatusCode::OK, None).await
 }
 
 pub async fn reauth(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
+    session: TypedSession,
     form: web::Form<ReauthForm>,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
@@ -93,7 +104,21 @@ pub async fn reauth(
             "The form contained characters that cannot be used.",
         ));
     }
-    match account::reauthenticate(&state, &user, form.password, &form.code, &client).await? {
+    // The code alone only right after the provider re-authenticated the
+    // user (noted in this session's state, single use, five minutes).
+    let outcome = if form.password.is_empty()
+        && account::provider_step_open(&state, session.provider_reauth())
+    {
+        let outcome =
+            account::reauthenticate_after_provider(&state, &user, &form.code, &client).await?;
+        if matches!(outcome, Reauth::Done) {
+            session.clear_provider_reauth();
+        }
+        outcome
+    } else {
+        account::reauthenticate(&state, &user, form.password, &form.code, &client).await?
+    };
+    match outcome {
         Reauth::Done => Ok(see_other(&next)),
         Reauth::Failed => {
             let message =
@@ -101,6 +126,7 @@ pub async fn reauth(
             page(
                 &state,
                 &user,
+                &session,
                 &next,
                 StatusCode::BAD_REQUEST,
                 Some(message.into()),
@@ -109,8 +135,15 @@ pub async fn reauth(
         }
         Reauth::Throttled(secs) => {
             let message = Some(throttled_message(secs));
-            let mut res =
-                page(&state, &user, &next, StatusCode::TOO_MANY_REQUESTS, message).await?;
+            let mut res = page(
+                &state,
+                &user,
+                &session,
+                &next,
+                StatusCode::TOO_MANY_REQUESTS,
+                message,
+            )
+            .await?;
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
             Ok(res)
