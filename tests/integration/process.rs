@@ -106,6 +106,15 @@ impl Server {
     }
 }
 
+/// A client for the spawned binary: no redirects followed, and a timeout
+/// long enough for a debug build's password hash on a loaded machine.
+fn slow_machine_client() -> awc::Client {
+    awc::Client::builder()
+        .disable_redirects()
+        .timeout(StdDuration::from_secs(30))
+        .finish()
+}
+
 fn grant_body(email: &str, password: &str) -> String {
     serde_urlencoded::to_string([
         ("grant_type", "password"),
@@ -165,7 +174,7 @@ fn cookie(res: &awc::ClientResponse<impl futures_util::Stream>, name: &str) -> O
 async fn json_logs_at_trace_level_parse_and_carry_no_secret() {
     let server = start(&[("LOG_FORMAT", "json"), ("RUST_LOG", "trace")]).await;
     let base = server.base.clone();
-    let client = awc::Client::builder().disable_redirects().finish();
+    let client = slow_machine_client();
     let password = "correct horse battery staple 42";
     let email = "logs@example.com";
 
@@ -257,7 +266,7 @@ async fn json_logs_at_trace_level_parse_and_carry_no_secret() {
 async fn a_log_written_to_a_pipe_has_no_colour_and_its_links_can_be_grepped() {
     // Pretty logs (the default) into a pipe, as `cargo run > log` does.
     let server = start(&[]).await;
-    let client = awc::Client::builder().disable_redirects().finish();
+    let client = slow_machine_client();
     let mut form = client
         .get(format!("{}/register", server.base))
         .send()

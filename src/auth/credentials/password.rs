@@ -150,8 +150,11 @@ impl Hasher {
         };
         let (done, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move || {
-            let _permit = permit;
-            let _ = done.send(work());
+            let outcome = work();
+            // The slot is free before the answer is sent: a client whose
+            // next request follows the answer finds it free.
+            drop(permit);
+            let _ = done.send(outcome);
         });
         self.jobs
             .send(job)
