@@ -36,9 +36,20 @@ impl Enrolled {
 }
 
 pub async fn enrolled(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<Enrolled, AuthError> {
+    let passkeys = crate::db::passkeys::count_for_user(conn, user_id).await?;
+    enrolled_with(conn, user_id, passkeys).await
+}
+
+/// `enrolled`, for a caller that has already loaded the user's `passkeys`
+/// (the account page lists them).
+pub async fn enrolled_with(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    passkeys: i64,
+) -> Result<Enrolled, AuthError> {
     Ok(Enrolled {
         totp: factors::find_totp(conn, user_id).await?.is_some(),
-        passkeys: crate::db::passkeys::count_for_user(conn, user_id).await?,
+        passkeys,
         recovery_codes_left: factors::recovery_codes_left(conn, user_id).await?,
     })
 }

@@ -165,9 +165,10 @@ async fn account_page(
             ip: e.ip,
         })
         .collect();
-    let factors = second_factor::enrolled(&mut conn, user.user.id).await?;
-    let passkeys = crate::db::passkeys::for_user(&mut conn, user.user.id)
-        .await?
+    let passkeys = crate::db::passkeys::for_user(&mut conn, user.user.id).await?;
+    let count = i64::try_from(passkeys.len()).unwrap_or(i64::MAX);
+    let factors = second_factor::enrolled_with(&mut conn, user.user.id, count).await?;
+    let passkeys = passkeys
         .into_iter()
         .map(|p| PasskeyView {
             id: p.id,
