@@ -301,17 +301,21 @@ impl Browser {
             .unwrap_or(-1)
     }
 
-    /// Waits until the browser's URL ends with `suffix` (path and query).
-    pub async fn wait_for_url(&self, suffix: &str) {
+    /// Waits until the browser's path and query are exactly `path` (not
+    /// merely end with it: `/account/reauth?next=/account` is not
+    /// `/account`).
+    pub async fn wait_for_url(&self, path: &str) {
         let start = Instant::now();
         loop {
             let url = self.url().await;
-            if url.ends_with(suffix) {
+            let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+            let here = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+            if here == path {
                 return;
             }
             assert!(
                 start.elapsed() < Duration::from_secs(10),
-                "timed out waiting for {suffix}; the browser is at {url}: {}",
+                "timed out waiting for {path}; the browser is at {url}: {}",
                 self.text().await
             );
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
