@@ -700,9 +700,22 @@ async fn a_person_continues_with_the_provider_links_an_existing_account_and_unli
     browser
         .click("form[action^='/account/identities/'] button")
         .await;
-    wait_css(&browser, "the refusal", "h1").await;
+    // The account page has an `h1` too: wait for the refusal's own words,
+    // not for an element the page being left already shows.
+    let refusal = "This is your only way to sign in";
+    browser
+        .wait_for(
+            "the refusal",
+            std::time::Duration::from_secs(15),
+            async |b| b.text().await.contains(refusal),
+        )
+        .await;
     let page = browser.text().await;
-    assert!(page.contains("This is your only way to sign in"), "{page}");
+    assert!(page.contains(refusal), "{page}");
+    assert!(
+        browser.url().await.contains("/account/identities/"),
+        "the refusal answers the unlink form itself"
+    );
     browser.screenshot("oidc-unlink-refused").await;
     browser
         .goto(&format!("{}/account/reauth?next=/account", app.address))
@@ -770,7 +783,10 @@ async fn at_the_provider_again(browser: &Browser, app: &TestApp, login: &str) {
         .wait_for(
             "the consent form or the way back",
             std::time::Duration::from_secs(15),
-            async |b| b.url().await.starts_with(&app.address) || b.count(consent).await > 0,
+            async |b| {
+                b.url().await.starts_with(&format!("{}/", app.address))
+                    || b.count(consent).await > 0
+            },
         )
         .await;
     if browser.count(consent).await > 0 {
