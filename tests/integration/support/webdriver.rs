@@ -93,8 +93,12 @@ impl Browser {
         }
         let profile =
             std::env::temp_dir().join(format!("ha-chromium-{}", uuid::Uuid::new_v4().simple()));
+        // `implicit`: finding an element waits up to 10 s for it to appear,
+        // so a step right after a navigation does not race the new page's
+        // parsing (every `find` here expects its element to exist).
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            "timeouts": {"implicit": 10_000},
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": [
@@ -303,14 +307,14 @@ impl Browser {
 
     /// Waits until the browser's path and query are exactly `path` (not
     /// merely end with it: `/account/reauth?next=/account` is not
-    /// `/account`).
+    /// `/account`) and that page has finished loading.
     pub async fn wait_for_url(&self, path: &str) {
         let start = Instant::now();
         loop {
             let url = self.url().await;
             let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
             let here = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
-            if here == path {
+            if here == path && self.eval("return document.readyState;").await == "complete" {
                 return;
             }
             assert!(
