@@ -675,6 +675,18 @@ async fn at_the_provider(browser: &Browser, login: &str) {
     browser.click("button[type='submit']").await;
 }
 
+/// From the app's sign-in page through the provider's pages as `login`, a
+/// new account: the browser lands on the account page's welcome.
+async fn sign_up_at_the_provider(browser: &Browser, app: &TestApp, login: &str) {
+    browser.goto(&format!("{}/login", app.address)).await;
+    browser.screenshot("oidc-login").await;
+    browser.click("#oidc-providers a").await;
+    at_the_provider(browser, login).await;
+    browser
+        .wait_for_url("/account?notice=welcome-provider")
+        .await;
+}
+
 #[actix_web::test]
 async fn a_person_continues_with_the_provider_links_an_existing_account_and_unlinks_in_chromium() {
     let Some(browser) = Browser::start().await else {
@@ -683,13 +695,7 @@ async fn a_person_continues_with_the_provider_links_an_existing_account_and_unli
     let (app, op) = spawn_with_provider(|_| {}).await;
 
     // A new account, clicked through the provider's pages.
-    browser.goto(&format!("{}/login", app.address)).await;
-    browser.screenshot("oidc-login").await;
-    browser.click("#oidc-providers a").await;
-    at_the_provider(&browser, "emma").await;
-    browser
-        .wait_for_url("/account?notice=welcome-provider")
-        .await;
+    sign_up_at_the_provider(&browser, &app, "emma").await;
     let page = browser.text().await;
     assert!(page.contains("Welcome! Your account is ready."), "{page}");
     assert!(page.contains("emma@example.com"), "{page}");
@@ -800,12 +806,7 @@ async fn a_person_without_a_password_confirms_at_the_provider_then_with_a_code_i
         return;
     };
     let (app, _op) = spawn_with_provider(|_| {}).await;
-    browser.goto(&format!("{}/login", app.address)).await;
-    browser.click("#oidc-providers a").await;
-    at_the_provider(&browser, "ivy").await;
-    browser
-        .wait_for_url("/account?notice=welcome-provider")
-        .await;
+    sign_up_at_the_provider(&browser, &app, "ivy").await;
     let secret = crate::page_flows::enable_totp_in_browser(&app, &browser).await;
     // Back to the set-up code's (spent) step: the provider's `auth_time`
     // must not look older than the request by the app's clock.

@@ -134,9 +134,8 @@ pub async fn reauthenticate_after_provider(
     match check_code(state, &fresh, code, client).await? {
         CodeOutcome::Throttled(secs) => Ok(Reauth::Throttled(secs)),
         CodeOutcome::Failed => Ok(Reauth::Failed),
-        ok => {
-            let second = ok.assurance().unwrap_or(Assurance::PASSWORD_OTP);
-            renew(state, user, second.after_provider(), client).await
+        CodeOutcome::Totp | CodeOutcome::RecoveryCode => {
+            renew(state, user, Assurance::FEDERATED_OTP, client).await
         }
     }
 }

@@ -326,10 +326,8 @@ async fn reauthenticated(
             page,
         );
     };
-    let identity = {
-        let mut conn = db::conn(&state.pool).await?;
-        db::oidc::find_identity(&mut conn, name, &finished.claims.sub).await?
-    };
+    let mut conn = db::conn(&state.pool).await?;
+    let identity = db::oidc::find_identity(&mut conn, name, &finished.claims.sub).await?;
     let leeway = state.settings.clock_skew_leeway.whole_seconds();
     let fresh = finished
         .claims
@@ -343,10 +341,9 @@ async fn reauthenticated(
     } else {
         &finished.next
     };
-    let has_factor = {
-        let mut conn = db::conn(&state.pool).await?;
-        second_factor::required(&mut conn, user_id).await?
-    };
+    let has_factor = second_factor::required(&mut conn, user_id).await?;
+    // The renewal below takes a connection of its own.
+    drop(conn);
     if has_factor {
         session.set_provider_reauth(state.clock.unix())?;
         return Ok(see_other(&format!(
