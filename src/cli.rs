@@ -198,7 +198,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 async fn connect(settings: &Settings) -> anyhow::Result<db::PgConn> {
     setup::prepare_database(settings).await?;
-    let pool = db::build_pool(&settings.database_url, 1)?;
+    let pool = db::build_pool(&settings.database_url, 1, db::Mode::of(settings))?;
     Ok(db::conn(&pool).await?)
 }
 
@@ -450,7 +450,7 @@ async fn sessions_command(command: SessionsCommand, settings: &Settings) -> anyh
             };
             // This process has no view of its own to keep current; running
             // instances learn of the revocation through NOTIFY.
-            let pool = db::build_pool(&settings.database_url, 1)?;
+            let pool = db::build_pool(&settings.database_url, 1, db::Mode::of(settings))?;
             let detached = RevocationView::new(
                 settings.access_token_ttl,
                 clock.clone(),

@@ -96,6 +96,8 @@ pub struct Settings {
     /// A direct (non-pooled) connection for LISTEN (LISTENER_DATABASE_URL;
     /// default DATABASE_URL), for deployments behind PgBouncer.
     pub listener_database_url: Option<DbUrl>,
+    /// Pooled connections per instance (DATABASE_POOL_SIZE, default 16).
+    pub database_pool_size: usize,
     /// How the revocation listener proves delivery (not read from the
     /// environment; tests shorten it).
     pub listener_heartbeat: Heartbeat,
@@ -380,6 +382,7 @@ impl Settings {
                 }
                 Some(_) => return Err(err("LISTENER_DATABASE_URL", "must be a postgres:// URL")),
             },
+            database_pool_size: count("DATABASE_POOL_SIZE", 16, 1)?,
             listener_heartbeat: Heartbeat::default(),
             key_activation_delay: duration("KEY_ACTIVATION_DELAY", "5m")?,
             metrics_bind_addr: get("METRICS_BIND_ADDR").map(|v| v.trim().to_owned()),
@@ -435,7 +438,15 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Where the revocation listener connects.
+    /// How the pool reaches Postgres: a LISTENER_DATABASE_URL other than
+    /// DATABASE_URL says DATABASE_URL is a pooler, which may be in
+    /// transaction mode, so every statement then keeps to a transaction.
+    pub fn behind_transaction_pooler(&self) -> bool {
+        matches!(&self.listener_database_url, Some(direct) if direct.0 != self.database_url.0)
+    }
+
+    /// Where the revocation listener connects, and the start-up migrations
+    /// run: a direct connection (LISTENER_DATABASE_URL, else DATABASE_URL).
     pub fn listener_url(&self) -> &str {
         self.listener_database_url
             .as_deref()
@@ -471,7 +482,7 @@ impl Settings {
     /// Database name and a URL for the `postgres` maintenance database on the
     /// same server (used to create the app's database when missing).
     pub fn database_parts(&self) -> Option<(String, String)> {
-        let (base, rest) = self.database_url.rsplit_once('/')?;
+        let (base, rest) = self.listener_url().rsplit_once('/')?;
         let (name, query) = match rest.split_once('?') {
             Some((n, q)) => (n, format!("?{q}")),
             None => (rest, String::new()),

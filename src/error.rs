@@ -24,6 +24,9 @@ pub enum AppError {
     /// Too much work queued (password hashing): 503, try again in a second.
     #[error("overloaded")]
     Overloaded,
+    /// Too many attempts from this client: 429 with Retry-After (seconds).
+    #[error("too many attempts")]
+    Throttled(u64),
     #[error("page not found")]
     NotFound,
     #[error("forbidden: {0}")]
@@ -83,6 +86,7 @@ impl ResponseError for AppError {
         match self {
             AppError::Unavailable(_) | AppError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::LoginRequired { .. } | AppError::ReauthRequired { .. } => {
@@ -122,6 +126,16 @@ impl ResponseError for AppError {
                     header::RETRY_AFTER,
                     HeaderValue::from(OVERLOADED_RETRY_AFTER_SECS),
                 );
+                return res;
+            }
+            AppError::Throttled(secs) => {
+                let mut res = html_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    "Too many attempts from this network. Please wait a minute and try again.",
+                );
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*secs));
                 return res;
             }
             AppError::NotFound => ("Not found", "There is nothing here."),
@@ -262,6 +276,7 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(d) => ApiError::Forbidden(d),
             AppError::LoginRequired { .. } => ApiError::LoginRequired,
             AppError::ReauthRequired { .. } => ApiError::LoginRequired,
+            AppError::Throttled(secs) => ApiError::Throttled { retry_after: secs },
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::db::mail_outbox;
 use crate::db::{self, refresh_tokens as refresh_rows, session_state, sessions};
 use actix_web::web;
 use diesel::QueryResult;
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 use std::future::Future;
 use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
@@ -35,7 +35,7 @@ pub struct Purged {
 
 /// `grace` is REFRESH_REUSE_GRACE: successor nonces younger than that are kept.
 pub async fn purge(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
     grace: Duration,
 ) -> QueryResult<Purged> {

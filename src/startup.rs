@@ -106,7 +106,11 @@ fn serve_metrics(addr: &str, state: web::Data<AppState>) -> anyhow::Result<u16> 
 /// complete (and its listener running) before this returns.
 pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web::Data<AppState>> {
     setup::prepare_database(&settings).await?;
-    let pool = db::build_pool(&settings.database_url, 16)?;
+    let pool = db::build_pool(
+        &settings.database_url,
+        settings.database_pool_size,
+        db::Mode::of(&settings),
+    )?;
     let now = clock.now();
     let mut conn = db::conn(&pool)
         .await

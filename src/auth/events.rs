@@ -62,6 +62,7 @@ vocabulary! {
         OidcSignIn => "oidc_sign_in",
         IdentityLinked => "identity_linked",
         IdentityUnlinked => "identity_unlinked",
+        AddressProven => "address_proven",
     }
 }
 

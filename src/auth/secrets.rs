@@ -6,7 +6,7 @@
 use crate::auth::crypto;
 use crate::config::Settings;
 use crate::db::app_secrets;
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 use secrecy::{ExposeSecret, SecretSlice};
 use time::OffsetDateTime;
 
@@ -25,7 +25,7 @@ pub struct Secrets {
 
 impl Secrets {
     pub async fn load(
-        conn: &mut AsyncPgConnection,
+        conn: &mut DbConn,
         settings: &Settings,
         now: OffsetDateTime,
     ) -> anyhow::Result<Self> {
@@ -49,7 +49,7 @@ impl Secrets {
 /// The environment override if set, else the instance-shared secret `name`
 /// (generated with `len` random bytes on first start).
 async fn shared(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     overridden: &Option<SecretSlice<u8>>,
     name: &str,
     len: usize,

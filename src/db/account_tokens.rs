@@ -3,7 +3,8 @@
 
 use super::schema::account_tokens;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -25,7 +26,7 @@ impl AccountToken {
 /// Inserts a token, deleting the user's earlier tokens of the same purpose
 /// (a newer link kills the older ones).
 pub async fn replace(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
     user_id: Uuid,
     purpose: &str,
@@ -47,7 +48,7 @@ pub async fn replace(
 }
 
 pub async fn find(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
     purpose: &str,
 ) -> QueryResult<Option<AccountToken>> {
@@ -62,7 +63,7 @@ pub async fn find(
 
 /// The token, locked for the rest of the transaction.
 pub async fn find_for_update(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
     purpose: &str,
 ) -> QueryResult<Option<AccountToken>> {
@@ -77,7 +78,7 @@ pub async fn find_for_update(
 }
 
 pub async fn mark_used(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
     now: OffsetDateTime,
 ) -> QueryResult<()> {
@@ -91,7 +92,7 @@ pub async fn mark_used(
 /// Deletes the user's tokens of `purpose` (all reset links die when the
 /// password changes).
 pub async fn delete_for_user(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     purpose: &str,
 ) -> QueryResult<usize> {
@@ -106,7 +107,7 @@ pub async fn delete_for_user(
 
 /// Deletes tokens that expired before `before` (housekeeping).
 pub async fn delete_expired_before(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     before: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::delete(account_tokens::table.filter(account_tokens::expires_at.lt(before)))

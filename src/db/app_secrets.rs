@@ -2,13 +2,14 @@
 
 use super::schema::app_secrets;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 
 /// Returns the secret `name`, inserting `fresh` first if there is none yet.
 /// Concurrent first starts converge on whichever insert won.
 pub async fn get_or_create(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     name: &str,
     fresh: &[u8],
     now: OffsetDateTime,

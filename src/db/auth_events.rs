@@ -3,7 +3,8 @@
 
 use super::schema::auth_events;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -19,13 +20,13 @@ pub struct NewEvent<'a> {
 }
 
 /// Deletes every event of a user (account deletion).
-pub async fn delete_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<usize> {
+pub async fn delete_for_user(conn: &mut DbConn, user: Uuid) -> QueryResult<usize> {
     diesel::delete(auth_events::table.filter(auth_events::user_id.eq(user)))
         .execute(conn)
         .await
 }
 
-pub async fn record(conn: &mut AsyncPgConnection, event: NewEvent<'_>) -> QueryResult<()> {
+pub async fn record(conn: &mut DbConn, event: NewEvent<'_>) -> QueryResult<()> {
     diesel::insert_into(auth_events::table)
         .values(&event)
         .execute(conn)
@@ -34,7 +35,7 @@ pub async fn record(conn: &mut AsyncPgConnection, event: NewEvent<'_>) -> QueryR
 }
 
 /// Kinds of events recorded for a user, oldest first (tests and audits).
-pub async fn kinds_for_user(conn: &mut AsyncPgConnection, user: Uuid) -> QueryResult<Vec<String>> {
+pub async fn kinds_for_user(conn: &mut DbConn, user: Uuid) -> QueryResult<Vec<String>> {
     auth_events::table
         .filter(auth_events::user_id.eq(user))
         .order(auth_events::id.asc())
@@ -61,7 +62,7 @@ pub struct RecentEvent {
 
 /// The user's `limit` most recent events, newest first.
 pub async fn recent_for_user(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: Uuid,
     limit: i64,
 ) -> QueryResult<Vec<RecentEvent>> {

@@ -2,7 +2,8 @@
 
 use super::schema::{recovery_codes, totp_factors};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -26,7 +27,7 @@ impl std::fmt::Debug for TotpFactor {
 }
 
 pub async fn find_totp(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
 ) -> QueryResult<Option<TotpFactor>> {
     totp_factors::table
@@ -39,7 +40,7 @@ pub async fn find_totp(
 
 /// Enables TOTP for the user; `false` if it already was (nothing changed).
 pub async fn insert_totp(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     secret_sealed: &[u8],
     accepted_step: i64,
@@ -62,7 +63,7 @@ pub async fn insert_totp(
 /// before: one conditional UPDATE, so of two requests with the same code
 /// exactly one gets `true`.
 pub async fn accept_step(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     step: i64,
 ) -> QueryResult<bool> {
@@ -77,7 +78,7 @@ pub async fn accept_step(
     Ok(n == 1)
 }
 
-pub async fn delete_totp(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<bool> {
+pub async fn delete_totp(conn: &mut DbConn, user_id: Uuid) -> QueryResult<bool> {
     let n = diesel::delete(totp_factors::table.find(user_id))
         .execute(conn)
         .await?;
@@ -86,7 +87,7 @@ pub async fn delete_totp(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryRe
 
 /// Replaces every recovery code of the user with `hashes`.
 pub async fn replace_recovery_codes(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     hashes: &[Vec<u8>],
     now: OffsetDateTime,
@@ -109,7 +110,7 @@ pub async fn replace_recovery_codes(
     Ok(())
 }
 
-pub async fn delete_recovery_codes(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<()> {
+pub async fn delete_recovery_codes(conn: &mut DbConn, user_id: Uuid) -> QueryResult<()> {
     diesel::delete(recovery_codes::table.filter(recovery_codes::user_id.eq(user_id)))
         .execute(conn)
         .await?;
@@ -119,7 +120,7 @@ pub async fn delete_recovery_codes(conn: &mut AsyncPgConnection, user_id: Uuid) 
 /// Spends the unused code with this hash: `true` for exactly one of any
 /// number of simultaneous uses.
 pub async fn use_recovery_code(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     code_hash: &[u8],
     now: OffsetDateTime,
@@ -137,7 +138,7 @@ pub async fn use_recovery_code(
 }
 
 /// How many unused recovery codes the user has.
-pub async fn recovery_codes_left(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+pub async fn recovery_codes_left(conn: &mut DbConn, user_id: Uuid) -> QueryResult<i64> {
     recovery_codes::table
         .filter(recovery_codes::user_id.eq(user_id))
         .filter(recovery_codes::used_at.is_null())

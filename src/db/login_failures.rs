@@ -3,11 +3,12 @@
 
 use super::schema::login_failures;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 
 /// Serializes attempts on `key` until the transaction ends.
-pub async fn lock_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()> {
+pub async fn lock_key(conn: &mut DbConn, key: &str) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1)::int8)")
         .bind::<diesel::sql_types::Text, _>(key)
         .execute(conn)
@@ -18,7 +19,7 @@ pub async fn lock_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<()
 /// The times of the `limit` most recent failures of `key` after `since`,
 /// newest first.
 pub async fn recent(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     key: &str,
     since: OffsetDateTime,
     limit: u32,
@@ -35,7 +36,7 @@ pub async fn recent(
 
 /// Records a failure; returns its row id.
 pub async fn insert(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     key: &str,
     at: OffsetDateTime,
 ) -> QueryResult<i64> {
@@ -49,20 +50,20 @@ pub async fn insert(
         .await
 }
 
-pub async fn delete_key(conn: &mut AsyncPgConnection, key: &str) -> QueryResult<usize> {
+pub async fn delete_key(conn: &mut DbConn, key: &str) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::key.eq(key)))
         .execute(conn)
         .await
 }
 
-pub async fn delete_row(conn: &mut AsyncPgConnection, id: i64) -> QueryResult<usize> {
+pub async fn delete_row(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     diesel::delete(login_failures::table.find(id))
         .execute(conn)
         .await
 }
 
 pub async fn delete_before(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     before: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::failed_at.le(before)))

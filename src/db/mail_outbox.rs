@@ -4,7 +4,8 @@
 
 use super::schema::mail_outbox;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 
 #[derive(Debug, Insertable)]
@@ -30,7 +31,7 @@ pub struct Mail {
     pub created_at: OffsetDateTime,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, mail: &NewMail<'_>) -> QueryResult<()> {
+pub async fn insert(conn: &mut DbConn, mail: &NewMail<'_>) -> QueryResult<()> {
     diesel::insert_into(mail_outbox::table)
         .values(mail)
         .execute(conn)
@@ -41,7 +42,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, mail: &NewMail<'_>) -> QueryRe
 /// Up to `limit` undelivered mails that are due, locked for this transaction;
 /// rows another sender holds are skipped, not waited for.
 pub async fn claim_due(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Mail>> {
@@ -59,7 +60,7 @@ pub async fn claim_due(
 }
 
 pub async fn mark_sent(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: i64,
     now: OffsetDateTime,
 ) -> QueryResult<()> {
@@ -77,7 +78,7 @@ pub async fn mark_sent(
 }
 
 pub async fn mark_failed(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: i64,
     error: &str,
     next_attempt_at: OffsetDateTime,
@@ -96,7 +97,7 @@ pub async fn mark_failed(
 /// Gives a mail up for good (permanent failure, too many attempts, or a
 /// link dead before delivery): never claimed again, body blanked.
 pub async fn mark_given_up(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: i64,
     error: &str,
     now: OffsetDateTime,
@@ -115,7 +116,7 @@ pub async fn mark_given_up(
 }
 
 /// Deletes every mail to `recipient`, sent or not (account deletion).
-pub async fn delete_to(conn: &mut AsyncPgConnection, recipient: &str) -> QueryResult<usize> {
+pub async fn delete_to(conn: &mut DbConn, recipient: &str) -> QueryResult<usize> {
     diesel::delete(mail_outbox::table.filter(mail_outbox::recipient.eq(recipient)))
         .execute(conn)
         .await
@@ -123,7 +124,7 @@ pub async fn delete_to(conn: &mut AsyncPgConnection, recipient: &str) -> QueryRe
 
 /// Deletes mails delivered before `before` (housekeeping).
 pub async fn delete_sent_before(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     before: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::delete(

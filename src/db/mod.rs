@@ -6,6 +6,7 @@
 
 pub mod account_tokens;
 pub mod app_secrets;
+mod conn;
 pub mod auth_events;
 pub mod factors;
 pub mod login_failures;
@@ -25,11 +26,14 @@ use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use futures_util::FutureExt;
+
+pub use conn::{DbConn, Mode};
 use std::time::Duration;
 
-pub type PgPool = Pool<AsyncPgConnection>;
-pub type PgConn = Object<AsyncPgConnection>;
+pub type PgPool = Pool<DbConn>;
+pub type PgConn = Object<DbConn>;
 
 /// Why a database call failed, in the terms handlers care about.
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +86,15 @@ impl DbError {
 
 /// Builds the pool. Connections are created lazily; a dead server shows up as
 /// `DbError::Unavailable` within the timeouts below, never as a hang.
-pub fn build_pool(database_url: &str, max_size: usize) -> anyhow::Result<PgPool> {
+/// `mode` says whether `database_url` is a transaction-mode pooler (see
+/// [`DbConn`]).
+pub fn build_pool(database_url: &str, max_size: usize, mode: Mode) -> anyhow::Result<PgPool> {
     let mut config = ManagerConfig::default();
+    config.custom_setup = Box::new(move |url| DbConn::connect(url, mode).boxed());
     // Skip deadpool's `SELECT 1` on every checkout; a dead connection surfaces
     // as a query error and is then dropped by the pool.
     config.recycling_method = RecyclingMethod::Fast;
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+    let manager = AsyncDieselConnectionManager::<DbConn>::new_with_config(
         with_connect_timeout(database_url),
         config,
     );
@@ -117,7 +124,7 @@ pub async fn conn(pool: &PgPool) -> Result<PgConn, DbError> {
 }
 
 /// `SELECT 1` on a connection (liveness checks).
-pub async fn ping_conn(conn: &mut AsyncPgConnection) -> diesel::QueryResult<()> {
+pub async fn ping_conn(conn: &mut DbConn) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT 1").execute(conn).await?;
     Ok(())
 }
@@ -130,7 +137,7 @@ pub async fn ping(pool: &PgPool) -> Result<(), DbError> {
 }
 
 /// `LISTEN channel` on this connection (`channel` must be an identifier).
-pub async fn listen(conn: &mut AsyncPgConnection, channel: &str) -> diesel::QueryResult<()> {
+pub async fn listen(conn: &mut DbConn, channel: &str) -> diesel::QueryResult<()> {
     diesel::sql_query(format!("LISTEN \"{}\"", channel.replace('"', "")))
         .execute(conn)
         .await?;
@@ -139,7 +146,7 @@ pub async fn listen(conn: &mut AsyncPgConnection, channel: &str) -> diesel::Quer
 
 /// `NOTIFY channel, payload` (delivered when the transaction commits).
 pub async fn notify(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     channel: &str,
     payload: &str,
 ) -> diesel::QueryResult<()> {

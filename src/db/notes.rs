@@ -3,7 +3,8 @@
 
 use super::schema::notes;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ pub struct Note {
     pub created_at: OffsetDateTime,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, note: &Note) -> QueryResult<()> {
+pub async fn insert(conn: &mut DbConn, note: &Note) -> QueryResult<()> {
     diesel::insert_into(notes::table)
         .values(note)
         .execute(conn)
@@ -28,7 +29,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, note: &Note) -> QueryResult<()
 /// Up to `limit` of the owner's notes, newest first, starting after
 /// `after` (the `(created_at, id)` of the last note of the previous page).
 pub async fn list(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     owner: Uuid,
     after: Option<(OffsetDateTime, Uuid)>,
     limit: i64,
@@ -50,7 +51,7 @@ pub async fn list(
 }
 
 pub async fn find(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     owner: Uuid,
     id: Uuid,
 ) -> QueryResult<Option<Note>> {
@@ -63,7 +64,7 @@ pub async fn find(
 }
 
 /// Returns whether a row was deleted.
-pub async fn delete(conn: &mut AsyncPgConnection, owner: Uuid, id: Uuid) -> QueryResult<bool> {
+pub async fn delete(conn: &mut DbConn, owner: Uuid, id: Uuid) -> QueryResult<bool> {
     let n = diesel::delete(notes::table.filter(notes::user_id.eq(owner).and(notes::id.eq(id))))
         .execute(conn)
         .await?;

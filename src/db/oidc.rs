@@ -2,7 +2,8 @@
 
 use super::schema::{oidc_identities, oidc_links, oidc_requests};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -21,7 +22,7 @@ pub struct Identity {
 
 /// The identity (provider, subject), if linked.
 pub async fn find_identity(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     provider: &str,
     subject: &str,
 ) -> QueryResult<Option<Identity>> {
@@ -36,7 +37,7 @@ pub async fn find_identity(
 
 /// The user's linked identities, oldest first.
 pub async fn identities_of(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
 ) -> QueryResult<Vec<Identity>> {
     oidc_identities::table
@@ -50,7 +51,7 @@ pub async fn identities_of(
 /// Links (provider, subject) to `user_id`; `false` when that identity is
 /// already linked (to anyone).
 pub async fn insert_identity(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     provider: &str,
     subject: &str,
@@ -74,7 +75,7 @@ pub async fn insert_identity(
 }
 
 pub async fn touch_identity(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
     now: OffsetDateTime,
 ) -> QueryResult<()> {
@@ -85,9 +86,20 @@ pub async fn touch_identity(
     Ok(())
 }
 
+/// Deletes every provider identity of the user, and any link to one still
+/// pending for them; how many identities there were.
+pub async fn delete_all_for_user(conn: &mut DbConn, user_id: Uuid) -> QueryResult<usize> {
+    diesel::delete(oidc_links::table.filter(oidc_links::user_id.eq(user_id)))
+        .execute(conn)
+        .await?;
+    diesel::delete(oidc_identities::table.filter(oidc_identities::user_id.eq(user_id)))
+        .execute(conn)
+        .await
+}
+
 /// Deletes the user's identity `id`; the deleted row, if it was theirs.
 pub async fn delete_identity(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     id: Uuid,
 ) -> QueryResult<Option<Identity>> {
@@ -103,7 +115,7 @@ pub async fn delete_identity(
 }
 
 /// How many identities the user has (for "the last way in").
-pub async fn count_identities(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+pub async fn count_identities(conn: &mut DbConn, user_id: Uuid) -> QueryResult<i64> {
     oidc_identities::table
         .filter(oidc_identities::user_id.eq(user_id))
         .count()
@@ -127,7 +139,7 @@ pub struct Request {
     pub expires_at: OffsetDateTime,
 }
 
-pub async fn insert_request(conn: &mut AsyncPgConnection, request: &Request) -> QueryResult<()> {
+pub async fn insert_request(conn: &mut DbConn, request: &Request) -> QueryResult<()> {
     diesel::insert_into(oidc_requests::table)
         .values(request)
         .execute(conn)
@@ -138,7 +150,7 @@ pub async fn insert_request(conn: &mut AsyncPgConnection, request: &Request) -> 
 /// Takes the request with this state hash: deleted by the one call that gets
 /// it (single use), expired or not (the caller checks `expires_at`).
 pub async fn take_request(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     state_hash: &[u8],
 ) -> QueryResult<Option<Request>> {
     diesel::delete(oidc_requests::table.filter(oidc_requests::state_hash.eq(state_hash)))
@@ -161,7 +173,7 @@ pub struct PendingLink {
     pub expires_at: OffsetDateTime,
 }
 
-pub async fn insert_link(conn: &mut AsyncPgConnection, link: &PendingLink) -> QueryResult<()> {
+pub async fn insert_link(conn: &mut DbConn, link: &PendingLink) -> QueryResult<()> {
     diesel::insert_into(oidc_links::table)
         .values(link)
         .execute(conn)
@@ -171,7 +183,7 @@ pub async fn insert_link(conn: &mut AsyncPgConnection, link: &PendingLink) -> Qu
 
 /// The live pending link with this token hash, left in place.
 pub async fn find_link(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
     now: OffsetDateTime,
 ) -> QueryResult<Option<PendingLink>> {
@@ -187,7 +199,7 @@ pub async fn find_link(
 /// Takes the live pending link with this token hash for `user_id` (single
 /// use; a link for someone else is left alone).
 pub async fn take_link(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
     user_id: Uuid,
     now: OffsetDateTime,
@@ -206,7 +218,7 @@ pub async fn take_link(
 
 /// Drops requests and pending links nobody finished.
 pub async fn delete_expired(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
 ) -> QueryResult<usize> {
     let a = diesel::delete(oidc_requests::table.filter(oidc_requests::expires_at.le(now)))

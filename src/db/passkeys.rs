@@ -2,7 +2,8 @@
 
 use super::schema::{passkeys, webauthn_challenges};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -31,7 +32,7 @@ pub struct NewPasskey<'a> {
 
 /// Stores a new passkey; `false` when its credential id is already
 /// registered (to anyone): nothing stored.
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPasskey<'_>) -> QueryResult<bool> {
+pub async fn insert(conn: &mut DbConn, new: &NewPasskey<'_>) -> QueryResult<bool> {
     let n = diesel::insert_into(passkeys::table)
         .values(new)
         .on_conflict_do_nothing()
@@ -41,7 +42,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewPasskey<'_>) -> Query
 }
 
 /// The user's passkeys, oldest first.
-pub async fn for_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Vec<PasskeyRow>> {
+pub async fn for_user(conn: &mut DbConn, user_id: Uuid) -> QueryResult<Vec<PasskeyRow>> {
     passkeys::table
         .filter(passkeys::user_id.eq(user_id))
         .order(passkeys::created_at.asc())
@@ -50,7 +51,7 @@ pub async fn for_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResul
         .await
 }
 
-pub async fn count_for_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+pub async fn count_for_user(conn: &mut DbConn, user_id: Uuid) -> QueryResult<i64> {
     passkeys::table
         .filter(passkeys::user_id.eq(user_id))
         .count()
@@ -59,7 +60,7 @@ pub async fn count_for_user(conn: &mut AsyncPgConnection, user_id: Uuid) -> Quer
 }
 
 pub async fn find_by_credential(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     credential_id: &[u8],
 ) -> QueryResult<Option<PasskeyRow>> {
     passkeys::table
@@ -72,7 +73,7 @@ pub async fn find_by_credential(
 
 /// Records a use: the updated record (signature counter) and when.
 pub async fn record_use(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
     passkey: &str,
     now: OffsetDateTime,
@@ -87,9 +88,16 @@ pub async fn record_use(
     Ok(())
 }
 
+/// Deletes every passkey of the user; how many there were.
+pub async fn delete_all_for_user(conn: &mut DbConn, user_id: Uuid) -> QueryResult<usize> {
+    diesel::delete(passkeys::table.filter(passkeys::user_id.eq(user_id)))
+        .execute(conn)
+        .await
+}
+
 /// Deletes the user's passkey `id`; its name, or `None` if it is not theirs.
 pub async fn delete_for_user(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     id: Uuid,
 ) -> QueryResult<Option<String>> {
@@ -105,7 +113,7 @@ pub async fn delete_for_user(
 }
 
 pub async fn insert_challenge(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     challenge_hash: &[u8],
     purpose: &str,
     user_id: Option<Uuid>,
@@ -128,7 +136,7 @@ pub async fn insert_challenge(
 /// Takes the live ceremony with this challenge, for this purpose and user:
 /// deleted by the one call that gets it (single use).
 pub async fn take_challenge(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     challenge_hash: &[u8],
     purpose: &str,
     user_id: Option<Uuid>,
@@ -154,7 +162,7 @@ pub async fn take_challenge(
 
 /// Drops ceremonies nobody finished.
 pub async fn delete_expired_challenges(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::delete(webauthn_challenges::table.filter(webauthn_challenges::expires_at.le(now)))

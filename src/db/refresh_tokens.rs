@@ -5,7 +5,8 @@
 use super::schema::{refresh_tokens, sessions};
 use super::sessions::SessionRow;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -19,7 +20,7 @@ pub struct RefreshToken {
 }
 
 pub async fn insert(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     session_id: Uuid,
     token_hash: &[u8],
     now: OffsetDateTime,
@@ -39,7 +40,7 @@ pub async fn insert(
 /// The token with this hash and its session, both rows locked for the rest
 /// of the transaction (one round trip).
 pub async fn find_with_session_for_update(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
 ) -> QueryResult<Option<(RefreshToken, SessionRow)>> {
     refresh_tokens::table
@@ -56,7 +57,7 @@ pub async fn find_with_session_for_update(
 /// successor was derived from), inserts the successor's hash, and records the
 /// activity on the session (last seen, idle expiry).
 pub async fn spend(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     spent: &RefreshToken,
     successor_nonce: &[u8],
     successor_hash: &[u8],
@@ -88,7 +89,7 @@ pub async fn spend(
 
 /// The session a token belongs to.
 pub async fn session_of(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
 ) -> QueryResult<Option<Uuid>> {
     refresh_tokens::table
@@ -101,7 +102,7 @@ pub async fn session_of(
 
 /// Clears successor nonces of tokens spent before `spent_before`.
 pub async fn clear_nonces(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     spent_before: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::update(
@@ -116,7 +117,7 @@ pub async fn clear_nonces(
 
 /// Deletes refresh tokens whose session is revoked or past its expiry.
 pub async fn delete_of_dead_sessions(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
 ) -> QueryResult<usize> {
     let dead = sessions::table

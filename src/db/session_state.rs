@@ -4,13 +4,14 @@
 
 use super::schema::session_state;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 /// The state text of an unexpired row, and when it expires.
 pub async fn load(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     key_hash: &[u8],
     now: OffsetDateTime,
 ) -> QueryResult<Option<(String, OffsetDateTime)>> {
@@ -24,7 +25,7 @@ pub async fn load(
 }
 
 pub async fn insert(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     key_hash: &[u8],
     session_id: Option<Uuid>,
     state: &str,
@@ -44,7 +45,7 @@ pub async fn insert(
 
 /// Replaces the state of an unexpired row; returns how many rows changed (0 or 1).
 pub async fn update(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     key_hash: &[u8],
     session_id: Option<Uuid>,
     state: &str,
@@ -66,7 +67,7 @@ pub async fn update(
 }
 
 pub async fn set_expiry(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     key_hash: &[u8],
     expires_at: OffsetDateTime,
 ) -> QueryResult<()> {
@@ -77,7 +78,7 @@ pub async fn set_expiry(
     Ok(())
 }
 
-pub async fn delete(conn: &mut AsyncPgConnection, key_hash: &[u8]) -> QueryResult<()> {
+pub async fn delete(conn: &mut DbConn, key_hash: &[u8]) -> QueryResult<()> {
     diesel::delete(session_state::table.filter(session_state::key_hash.eq(key_hash)))
         .execute(conn)
         .await?;
@@ -85,7 +86,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, key_hash: &[u8]) -> QueryResul
 }
 
 /// Deletes the cookie state of the given sessions (part of revocation).
-pub async fn delete_for_sessions(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<usize> {
+pub async fn delete_for_sessions(conn: &mut DbConn, ids: &[Uuid]) -> QueryResult<usize> {
     diesel::delete(session_state::table.filter(session_state::session_id.eq_any(ids)))
         .execute(conn)
         .await
@@ -93,7 +94,7 @@ pub async fn delete_for_sessions(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> 
 
 /// Deletes expired state rows (periodic purge).
 pub async fn purge_expired(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::delete(session_state::table.filter(session_state::expires_at.le(now)))

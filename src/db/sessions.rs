@@ -4,7 +4,8 @@
 use super::schema::{sessions, users};
 use super::users::User;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -56,7 +57,7 @@ pub struct NewSession<'a> {
     pub auth_time: OffsetDateTime,
 }
 
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewSession<'_>) -> QueryResult<()> {
+pub async fn insert(conn: &mut DbConn, new: &NewSession<'_>) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values(new)
         .execute(conn)
@@ -64,7 +65,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewSession<'_>) -> Query
     Ok(())
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<SessionRow>> {
+pub async fn find(conn: &mut DbConn, id: Uuid) -> QueryResult<Option<SessionRow>> {
     sessions::table
         .find(id)
         .select(SessionRow::as_select())
@@ -75,7 +76,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 
 /// The session and its user, in one round trip.
 pub async fn find_with_user(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
 ) -> QueryResult<Option<(SessionRow, User)>> {
     sessions::table
@@ -90,7 +91,7 @@ pub async fn find_with_user(
 /// Records activity: moves `last_seen_at` and the idle expiry (never past the
 /// absolute expiry). Skipped for revoked rows.
 pub async fn touch(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
     now: OffsetDateTime,
     idle_expires_at: OffsetDateTime,
@@ -111,7 +112,7 @@ pub async fn touch(
 
 /// Every live session of a user, newest first.
 pub async fn live_for_user(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     now: OffsetDateTime,
 ) -> QueryResult<Vec<SessionRow>> {
@@ -119,7 +120,7 @@ pub async fn live_for_user(
 }
 
 /// How many sessions are live at `now`, of every user.
-pub async fn count_live(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<i64> {
+pub async fn count_live(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<i64> {
     sessions::table
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::idle_expires_at.gt(now))
@@ -131,7 +132,7 @@ pub async fn count_live(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> Qu
 
 /// The user's `limit` newest live sessions.
 pub async fn live_for_user_newest(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     now: OffsetDateTime,
     limit: i64,
@@ -166,7 +167,7 @@ pub enum Target {
 /// Marks the live sessions of `target` revoked; returns `(id, user_id)` of
 /// each row that was live. Only `auth::sessions::revoke` calls this.
 pub async fn mark_revoked(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     target: Target,
     reason: &str,
     now: OffsetDateTime,
@@ -201,18 +202,18 @@ pub async fn mark_revoked(
 }
 
 /// Announces a revoked session id on `REVOKED_CHANNEL` (delivered at commit).
-pub async fn notify_revoked(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+pub async fn notify_revoked(conn: &mut DbConn, id: Uuid) -> QueryResult<()> {
     super::notify(conn, REVOKED_CHANNEL, &id.to_string()).await
 }
 
 /// Subscribes this connection to `REVOKED_CHANNEL`.
-pub async fn listen_revoked(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+pub async fn listen_revoked(conn: &mut DbConn) -> QueryResult<()> {
     super::listen(conn, REVOKED_CHANNEL).await
 }
 
 /// Sessions revoked after `since`, with when.
 pub async fn revoked_since(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     since: OffsetDateTime,
 ) -> QueryResult<Vec<(Uuid, OffsetDateTime)>> {
     let rows: Vec<(Uuid, Option<OffsetDateTime>)> = sessions::table
@@ -227,7 +228,7 @@ pub async fn revoked_since(
 }
 
 /// `true` when the session is revoked or does not exist.
-pub async fn is_revoked_or_gone(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<bool> {
+pub async fn is_revoked_or_gone(conn: &mut DbConn, id: Uuid) -> QueryResult<bool> {
     let row: Option<Option<OffsetDateTime>> = sessions::table
         .find(id)
         .select(sessions::revoked_at)
@@ -239,7 +240,7 @@ pub async fn is_revoked_or_gone(conn: &mut AsyncPgConnection, id: Uuid) -> Query
 
 /// The session row, locked for the rest of the transaction.
 pub async fn find_for_update(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
 ) -> QueryResult<Option<SessionRow>> {
     sessions::table
@@ -253,7 +254,7 @@ pub async fn find_for_update(
 
 /// Deletes sessions that died (revoked or expired) before `cutoff`.
 pub async fn delete_dead_before(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     cutoff: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::delete(
@@ -271,7 +272,7 @@ pub async fn delete_dead_before(
 /// Sets how a live session was authenticated (re-authentication, a second
 /// factor enabled or removed); `false` when the session is no longer live.
 pub async fn set_assurance(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
     aal: i16,
     amr: &str,

@@ -20,7 +20,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<()> {
         // app's own database exists; the migration step below tells.
         tracing::debug!(error = %e, "could not check for the database via the postgres database");
     }
-    run_migrations(&settings.database_url)
+    run_migrations(settings.listener_url())
         .await
         .map_err(|e| unreachable_db(settings, e))
 }

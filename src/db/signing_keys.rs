@@ -4,7 +4,8 @@
 
 use super::schema::signing_keys;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use super::DbConn;
 use time::OffsetDateTime;
 
 /// Channel on which key changes (rotation, retirement) are announced, so that
@@ -50,7 +51,7 @@ pub struct KeyInfo {
 /// Pending and active keys, and every key retired after `retired_after`
 /// (older ones can no longer have unexpired tokens).
 pub async fn usable(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     retired_after: OffsetDateTime,
 ) -> QueryResult<Vec<SigningKeyRow>> {
     signing_keys::table
@@ -65,7 +66,7 @@ pub async fn usable(
         .await
 }
 
-pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<KeyInfo>> {
+pub async fn list(conn: &mut DbConn) -> QueryResult<Vec<KeyInfo>> {
     signing_keys::table
         .order(signing_keys::activates_at.desc())
         .select(KeyInfo::as_select())
@@ -76,7 +77,7 @@ pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<KeyInfo>> {
 /// Inserts `row` as the only active key at once, retiring the current one
 /// and dropping any pending key, in one transaction.
 pub async fn activate_now(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     row: &SigningKeyRow,
     now: OffsetDateTime,
 ) -> QueryResult<()> {
@@ -102,7 +103,7 @@ pub async fn activate_now(
 }
 
 /// Inserts `row` as the pending key (replacing an earlier pending one).
-pub async fn insert_pending(conn: &mut AsyncPgConnection, row: &SigningKeyRow) -> QueryResult<()> {
+pub async fn insert_pending(conn: &mut DbConn, row: &SigningKeyRow) -> QueryResult<()> {
     let row = row.clone();
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         diesel::delete(signing_keys::table.filter(signing_keys::state.eq("pending")))
@@ -120,7 +121,7 @@ pub async fn insert_pending(conn: &mut AsyncPgConnection, row: &SigningKeyRow) -
 /// Makes a pending key whose time has come the active one (the previous
 /// active key retires as of that moment). Safe to run on every instance at
 /// once: the pending row is locked, and a second runner finds it active.
-pub async fn promote_due(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<bool> {
+pub async fn promote_due(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<bool> {
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         let due: Option<(String, OffsetDateTime)> = signing_keys::table
             .filter(signing_keys::state.eq("pending"))
@@ -155,7 +156,7 @@ pub async fn promote_due(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> Q
 
 /// Inserts `row` only if there is no active key yet (first start).
 pub async fn insert_if_none_active(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     row: &SigningKeyRow,
 ) -> QueryResult<()> {
     diesel::insert_into(signing_keys::table)
@@ -168,7 +169,7 @@ pub async fn insert_if_none_active(
 
 /// Deletes a key (retirement of a compromised key) and announces it.
 /// Returns whether it existed.
-pub async fn delete(conn: &mut AsyncPgConnection, kid: &str) -> QueryResult<bool> {
+pub async fn delete(conn: &mut DbConn, kid: &str) -> QueryResult<bool> {
     let kid = kid.to_owned();
     conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
         let n = diesel::delete(signing_keys::table.find(&kid))
@@ -184,7 +185,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, kid: &str) -> QueryResult<bool
 
 /// Deletes retired keys that can no longer verify anything.
 pub async fn delete_retired_before(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     before: OffsetDateTime,
 ) -> QueryResult<usize> {
     diesel::delete(signing_keys::table.filter(signing_keys::retired_at.lt(before)))

@@ -2,7 +2,8 @@
 
 use super::schema::users;
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::RunQueryDsl;
+use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -44,11 +45,11 @@ pub struct NewUser<'a> {
 }
 
 /// How many users there are.
-pub async fn count(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+pub async fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn).await
 }
 
-pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<User>> {
+pub async fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::email.eq(email))
         .select(User::as_select())
@@ -57,7 +58,7 @@ pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryRe
         .optional()
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+pub async fn find(conn: &mut DbConn, id: Uuid) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -67,7 +68,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 }
 
 /// Inserts the user; `Ok(false)` when the email is already taken.
-pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryResult<bool> {
+pub async fn insert(conn: &mut DbConn, new: &NewUser<'_>) -> QueryResult<bool> {
     let n = diesel::insert_into(users::table)
         .values(new)
         .on_conflict(users::email)
@@ -78,7 +79,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryRes
 }
 
 pub async fn set_password_hash(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
     hash: &str,
     now: OffsetDateTime,
@@ -93,7 +94,7 @@ pub async fn set_password_hash(
 /// The stored password hash, locking the user row for the rest of the
 /// transaction (so a concurrent password change waits or is seen).
 /// The user, locked for the rest of the transaction.
-pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<User>> {
+pub async fn find_for_update(conn: &mut DbConn, id: Uuid) -> QueryResult<Option<User>> {
     users::table
         .find(id)
         .select(User::as_select())
@@ -105,12 +106,12 @@ pub async fn find_for_update(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRes
 
 /// Deletes the user; their sessions, refresh tokens, notes and links go with
 /// the row (foreign keys).
-pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+pub async fn delete(conn: &mut DbConn, id: Uuid) -> QueryResult<usize> {
     diesel::delete(users::table.find(id)).execute(conn).await
 }
 
 pub async fn password_hash_for_update(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
 ) -> QueryResult<Option<String>> {
     users::table
@@ -123,7 +124,7 @@ pub async fn password_hash_for_update(
 }
 
 /// Every user, oldest first (the CLI's `user list`).
-pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
+pub async fn all(conn: &mut DbConn) -> QueryResult<Vec<User>> {
     users::table
         .order(users::created_at.asc())
         .select(User::as_select())
@@ -133,7 +134,7 @@ pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<User>> {
 
 /// Replaces the user's grant; `false` when there is no such user.
 pub async fn set_scopes(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
     scopes: &str,
     now: OffsetDateTime,
@@ -147,7 +148,7 @@ pub async fn set_scopes(
 
 /// Marks the address verified (if it was not already).
 pub async fn mark_verified(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     id: Uuid,
     now: OffsetDateTime,
 ) -> QueryResult<()> {

@@ -19,7 +19,7 @@ pub use transport::Mailer;
 
 use crate::db::mail_outbox::{self, NewMail};
 use diesel::QueryResult;
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 use time::{Duration, OffsetDateTime};
 
 /// A mail to queue: subject and both bodies.
@@ -32,7 +32,7 @@ pub struct Outgoing {
 
 /// Queues `mail` on `conn` (inside the caller's transaction).
 pub async fn enqueue(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     mail: &Outgoing,
     now: OffsetDateTime,
 ) -> QueryResult<()> {

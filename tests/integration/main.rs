@@ -29,6 +29,7 @@ mod outage;
 mod page_flows;
 mod pages;
 mod passkeys;
+mod pooler;
 mod process;
 mod readme;
 mod recipes;

@@ -464,7 +464,8 @@ async fn a_user_with_totp_goes_through_login_mfa_after_the_provider() {
             "SELECT count(*) AS n FROM sessions WHERE amr = 'fed otp mfa' AND aal = 2"
         )
         .await,
-        1
+        2,
+        "this sign-in, and the first browser's provider session that turned TOTP on"
     );
 }
 

@@ -181,7 +181,7 @@ pub async fn revoke_other_sessions(
 /// user it was stolen from) cannot revoke anything any more.
 async fn revoke_from_live_session(
     state: &AppState,
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &mut crate::db::DbConn,
     actor: Uuid,
     target: Target,
     reason: RevokeReason,

@@ -20,7 +20,8 @@ use crate::db::account_tokens;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::users::{self, User};
 use crate::mail;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
+use crate::db::DbConn;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -41,7 +42,7 @@ fn well_formed(token: &str) -> bool {
 }
 
 async fn record(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     kind: AuthEvent,
     user_id: Uuid,
     ip: &str,
@@ -52,7 +53,7 @@ async fn record(
 
 /// Records `kind` for `user_id` (no session) with `detail`.
 pub(crate) async fn record_with(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     kind: AuthEvent,
     user_id: Uuid,
     ip: &str,
@@ -77,7 +78,7 @@ pub(crate) async fn record_with(
 /// (inside the caller's transaction: registration, resend).
 pub async fn queue_verification(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: &User,
     ip: &str,
 ) -> Result<(), AuthError> {
@@ -198,7 +199,7 @@ pub async fn is_live(state: &AppState, token: &str, purpose: &str) -> Result<boo
 /// The link with this hash if it is live, locked and spent (for the rest
 /// of the transaction); `None` for an unknown, spent or expired link.
 async fn spend_live(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token_hash: &[u8],
     purpose: &str,
     now: OffsetDateTime,
@@ -229,7 +230,9 @@ pub enum Reset {
 }
 
 /// `POST /password/reset`: sets the password, spends the link, kills every
-/// other reset link, marks the address verified (the mail proved it), records
+/// other reset link, marks the address verified (the mail proved it; when it
+/// is the first proof, every passkey, TOTP, recovery code and provider
+/// identity attached before it goes, event `address_proven`), records
 /// the event and revokes EVERY session of the user (cookies, access and
 /// refresh tokens, on every instance), all in one transaction.
 pub async fn reset_password(
@@ -270,6 +273,13 @@ pub async fn reset_password(
             }
             users::set_password_hash(conn, user_id, &new_hash, now).await?;
             account_tokens::delete_for_user(conn, user_id, RESET).await?;
+            if locked.email_verified_at.is_none() {
+                // The first proof of this address: whoever attached a way in
+                // before it was proven (someone who registered another
+                // person's address first) keeps none of them.
+                forget_unproven_ways_in(conn, user_id).await?;
+                record(conn, AuthEvent::AddressProven, user_id, ip, now).await?;
+            }
             users::mark_verified(conn, user_id, now).await?;
             record(conn, AuthEvent::PasswordReset, user_id, ip, now).await?;
             let everything = Target::AllOfUser {
@@ -288,6 +298,17 @@ pub async fn reset_password(
         }
         None => Reset::DeadLink,
     })
+}
+
+/// Removes every way into the account other than its password: passkeys,
+/// TOTP, recovery codes and provider identities (the sessions and refresh
+/// families are revoked by the caller).
+async fn forget_unproven_ways_in(conn: &mut DbConn, user_id: Uuid) -> diesel::QueryResult<()> {
+    crate::db::passkeys::delete_all_for_user(conn, user_id).await?;
+    crate::db::factors::delete_totp(conn, user_id).await?;
+    crate::db::factors::delete_recovery_codes(conn, user_id).await?;
+    crate::db::oidc::delete_all_for_user(conn, user_id).await?;
+    Ok(())
 }
 
 /// `POST /email/verify`: marks the address verified and spends the link.

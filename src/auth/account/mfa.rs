@@ -19,7 +19,8 @@ use crate::db;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::passkeys::{self, NewPasskey};
 use crate::db::{factors, users};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
+use crate::db::DbConn;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -78,7 +79,7 @@ pub enum TotpEnable {
 }
 
 async fn record(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     kind: AuthEvent,
     user: &CurrentUser,
     ip: &str,
@@ -102,7 +103,7 @@ async fn record(
 /// Ends every other session of the user: a second factor changed.
 async fn revoke_others(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: &CurrentUser,
     ip: &str,
 ) -> diesel::QueryResult<()> {
@@ -118,7 +119,7 @@ async fn revoke_others(
 /// that the acting session is still live.
 async fn lock_live(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: &CurrentUser,
 ) -> diesel::QueryResult<bool> {
     let now = state.clock.now();
@@ -195,7 +196,7 @@ struct Change {
 /// other session revoked, this one raised to aal2, the notice.
 async fn factor_added(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: &CurrentUser,
     ip: &str,
     first: bool,
@@ -211,22 +212,20 @@ async fn factor_added(
     };
     record(conn, change.event, user, ip, change.detail, now).await?;
     revoke_others(state, conn, user, ip).await?;
-    let raised = if change.detail == "passkey" {
-        Assurance::PASSWORD_PASSKEY
-    } else {
-        Assurance::PASSWORD_OTP
-    };
+    // The code or passkey just proven joins what this session already used.
+    let method = if change.detail == "passkey" { "hwk" } else { "otp" };
+    let raised = Assurance::adding(&user.session.amr, method);
     sessions::set_assurance(state, conn, user.session.id, raised, None).await?;
     notices::queue(state, conn, &user.user.email, change.notice, ip).await?;
     Ok(codes)
 }
 
 /// The rest of removing a factor (inside its transaction): when it was the
-/// last, the recovery codes go and this session is password-only again;
+/// last, the recovery codes go and this session keeps only its first factor;
 /// the event, every other session revoked, the notice.
 async fn factor_removed(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: &CurrentUser,
     ip: &str,
     change: Change,
@@ -234,7 +233,10 @@ async fn factor_removed(
     let now = state.clock.now();
     if !second_factor::required(conn, user.user.id).await? {
         factors::delete_recovery_codes(conn, user.user.id).await?;
-        sessions::set_assurance(state, conn, user.session.id, Assurance::PASSWORD, None).await?;
+        // Back to the first factor this session used (never to one it
+        // did not use: a passkey session stays `hwk`, a provider one `fed`).
+        let first = Assurance::first_factor(&user.session.amr);
+        sessions::set_assurance(state, conn, user.session.id, first, None).await?;
     }
     record(conn, change.event, user, ip, change.detail, now).await?;
     revoke_others(state, conn, user, ip).await?;

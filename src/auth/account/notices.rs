@@ -6,11 +6,11 @@ use super::mails::{security_notice_mail, Notice};
 use crate::auth::error::AuthError;
 use crate::auth::state::AppState;
 use crate::mail;
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 
 pub async fn queue(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     to: &str,
     notice: Notice,
     ip: &str,

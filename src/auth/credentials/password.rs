@@ -171,7 +171,9 @@ pub async fn hash(hasher: &Hasher, password: String) -> Result<String, AuthError
 }
 
 /// Verifies `password` against `hash`, or against the dummy hash when there is
-/// no user, so both paths cost the same. Over-long input is rejected first.
+/// no user or the user has no password (an account made through a provider
+/// stores an empty hash), so every path costs the same hashing work and
+/// answers no. Over-long input is rejected first.
 pub async fn verify(
     hasher: &Hasher,
     password: String,
@@ -182,6 +184,7 @@ pub async fn verify(
     }
     hasher
         .run(move || -> anyhow::Result<bool> {
+            let hash = hash.filter(|h| !h.is_empty());
             let known = hash.is_some();
             let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
             let ok = argon2id()?

@@ -16,7 +16,7 @@ use crate::db;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::factors;
 use crate::db::users::User;
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -35,7 +35,7 @@ impl Enrolled {
     }
 }
 
-pub async fn enrolled(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<Enrolled, AuthError> {
+pub async fn enrolled(conn: &mut DbConn, user_id: Uuid) -> Result<Enrolled, AuthError> {
     let passkeys = crate::db::passkeys::count_for_user(conn, user_id).await?;
     enrolled_with(conn, user_id, passkeys).await
 }
@@ -43,7 +43,7 @@ pub async fn enrolled(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<Enr
 /// `enrolled`, for a caller that has already loaded the user's `passkeys`
 /// (the account page lists them).
 pub async fn enrolled_with(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     passkeys: i64,
 ) -> Result<Enrolled, AuthError> {
@@ -55,7 +55,7 @@ pub async fn enrolled_with(
 }
 
 /// Whether `user_id` must pass a second step to sign in.
-pub async fn required(conn: &mut AsyncPgConnection, user_id: Uuid) -> Result<bool, AuthError> {
+pub async fn required(conn: &mut DbConn, user_id: Uuid) -> Result<bool, AuthError> {
     Ok(enrolled(conn, user_id).await?.any())
 }
 
@@ -82,7 +82,7 @@ impl CodeOutcome {
 /// (± one), consuming that step for good. `false` for a replay.
 async fn totp_accepts(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     code: &str,
 ) -> Result<bool, AuthError> {

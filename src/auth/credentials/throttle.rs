@@ -6,7 +6,8 @@
 use crate::auth::crypto;
 use crate::db::login_failures;
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
+use crate::db::DbConn;
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
@@ -25,18 +26,29 @@ fn ip_key(ip: &str) -> String {
 
 /// Seconds until `key` may try again, if it is at `limit` within the window.
 async fn retry_after(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     key: &str,
     limit: u32,
     now: OffsetDateTime,
 ) -> QueryResult<Option<u64>> {
-    let recent = login_failures::recent(conn, key, now - WINDOW, limit).await?;
+    retry_after_within(conn, key, limit, WINDOW, now).await
+}
+
+/// `retry_after` over a window of its own.
+async fn retry_after_within(
+    conn: &mut DbConn,
+    key: &str,
+    limit: u32,
+    window: Duration,
+    now: OffsetDateTime,
+) -> QueryResult<Option<u64>> {
+    let recent = login_failures::recent(conn, key, now - window, limit).await?;
     if recent.len() < limit as usize {
         return Ok(None);
     }
     // The window frees a slot when the limit-th most recent failure ages out.
     let oldest_counted = recent.last().copied().unwrap_or(now);
-    let wait = (oldest_counted + WINDOW - now).whole_seconds().max(1);
+    let wait = (oldest_counted + window - now).whole_seconds().max(1);
     Ok(Some(wait as u64))
 }
 
@@ -52,7 +64,7 @@ pub struct Attempt {
 /// password is checked, under a per-key lock, so parallel guesses cannot
 /// slip past the limit while argon2 runs. `succeed` takes it back.
 pub async fn begin_attempt(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     max_failures: u32,
     email: &str,
     ip: &str,
@@ -89,7 +101,7 @@ pub async fn begin_attempt(
 /// attempt's IP entry.
 /// Takes back an attempt whose password was never checked (the hashing
 /// queue was full: 503), so an overload cannot lock anybody out.
-pub async fn cancel(conn: &mut AsyncPgConnection, attempt: Attempt) -> QueryResult<()> {
+pub async fn cancel(conn: &mut DbConn, attempt: Attempt) -> QueryResult<()> {
     login_failures::delete_row(conn, attempt.email_row).await?;
     if let Some(id) = attempt.ip_row {
         login_failures::delete_row(conn, id).await?;
@@ -98,7 +110,7 @@ pub async fn cancel(conn: &mut AsyncPgConnection, attempt: Attempt) -> QueryResu
 }
 
 pub async fn succeed(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     email: &str,
     attempt: Attempt,
 ) -> QueryResult<()> {
@@ -111,12 +123,12 @@ pub async fn succeed(
 
 /// Clears the email's count: a sign-in completed without a code (a
 /// passkey as the second step).
-pub async fn clear(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<()> {
+pub async fn clear(conn: &mut DbConn, email: &str) -> QueryResult<()> {
     login_failures::delete_key(conn, &email_key(email)).await?;
     Ok(())
 }
 
-pub async fn purge_old(conn: &mut AsyncPgConnection, now: OffsetDateTime) -> QueryResult<usize> {
+pub async fn purge_old(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<usize> {
     login_failures::delete_before(conn, now - WINDOW).await
 }
 
@@ -143,7 +155,7 @@ fn register_key(ip: &str) -> String {
 /// made `max_failures × IP_FACTOR` attempts within the window. Every attempt
 /// counts, successful or not: accounts are cheap to ask for and costly to hash.
 pub async fn register_attempt(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     max_failures: u32,
     ip: &str,
     now: OffsetDateTime,
@@ -164,11 +176,37 @@ pub async fn register_attempt(
     .await
 }
 
+/// Anonymous ceremony starts (a passkey sign-in's options, a provider
+/// sign-in's redirect) allowed per client address per minute.
+pub const CEREMONIES_PER_MINUTE: u32 = 30;
+
+/// Counts the start of an anonymous ceremony (`kind`: "passkey", "oidc")
+/// from `ip`: `Err(seconds)` past CEREMONIES_PER_MINUTE within a minute. Each
+/// start writes a row, so this bounds what one client can make the app store.
+pub async fn ceremony_attempt(
+    conn: &mut DbConn,
+    kind: &str,
+    ip: &str,
+    now: OffsetDateTime,
+) -> QueryResult<Result<(), u64>> {
+    let key = format!("ceremony-{kind}:ip:{}", throttle_key(ip));
+    conn.transaction::<_, diesel::result::Error, _>(async move |conn| {
+        login_failures::lock_key(conn, &key).await?;
+        let limit = CEREMONIES_PER_MINUTE;
+        if let Some(wait) = retry_after_within(conn, &key, limit, Duration::MINUTE, now).await? {
+            return Ok(Err(wait));
+        }
+        login_failures::insert(conn, &key, now).await?;
+        Ok(Ok(()))
+    })
+    .await
+}
+
 /// Counts a mail-sending request (`kind`: "reset", "verify") for `email` and
 /// for `ip`: `Err(seconds)` past 3 per address or 10 × LOGIN-style IP budget
 /// (30) per IP within the window. Known and unknown addresses count alike.
 pub async fn mail_attempt(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     kind: &str,
     email: &str,
     ip: &str,

@@ -2,7 +2,6 @@
 //! (login form, registration).
 
 use super::client::ClientInfo;
-use super::current_user::resolve_with;
 use super::typed_session::TypedSession;
 use crate::auth::crypto;
 use crate::auth::events::RevokeReason;
@@ -10,29 +9,29 @@ use crate::auth::sessions::{self, Assurance, Kind, Target};
 use crate::auth::state::AppState;
 use crate::db::users::User;
 use crate::error::AppError;
-use actix_web::HttpRequest;
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 
 /// Creates a web session for `user`, authenticated as `assurance`, under a
-/// renewed cookie key (no fixation). A live session this browser (`req`)
-/// already had is revoked first. `false` when the password changed
-/// meanwhile (no session was created).
+/// renewed cookie key (no fixation). The session this browser's cookie
+/// names is revoked first (a no-op when it has already ended). The id comes
+/// from the cookie's server-side state, never from a lookup: this function
+/// runs on the caller's connection and must not take a second one from the
+/// pool while holding it. `false` when the password changed, or a second
+/// factor appeared, meanwhile (no session was created).
 pub async fn start_web_session(
-    req: &HttpRequest,
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: &User,
     client: &ClientInfo,
     cookie: &TypedSession,
     assurance: Assurance,
 ) -> Result<bool, AppError> {
     // A dead cookie is not purged here: signing in renews it instead.
-    let previous = resolve_with(req, false).await?;
-    if let Some(old) = previous {
+    if let Some(old) = cookie.session_id() {
         sessions::revoke(
             state,
             conn,
-            Target::One(old.session.id),
+            Target::One(old),
             RevokeReason::Superseded,
             &client.ip,
         )

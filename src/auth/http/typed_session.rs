@@ -38,6 +38,13 @@ impl TypedSession {
         Ok(())
     }
 
+    /// Moves this browser's state to a NEW cookie key, keeping what it holds:
+    /// every change of the session's assurance (re-authentication, a new
+    /// factor) gets a new cookie value, and the old one stops working.
+    pub fn renew_key(&self) {
+        self.0.renew();
+    }
+
     /// The sealed TOTP secret being set up, if any.
     pub fn totp_setup(&self) -> Option<Vec<u8>> {
         let text = self.0.get::<String>(TOTP_SETUP_KEY).ok().flatten()?;

@@ -14,7 +14,8 @@ use crate::auth::tokens::scopes;
 use crate::db::oidc::{self as rows, Identity, PendingLink};
 use crate::db::users::{self, NewUser, User};
 use crate::db::{self, passkeys};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
+use crate::db::DbConn;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -36,7 +37,7 @@ pub enum Outcome {
 }
 
 pub async fn record(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     kind: AuthEvent,
     user_id: Uuid,
     ip: &str,
@@ -52,7 +53,7 @@ pub async fn record(
 /// Decides what the identity `(provider, claims.sub)` stands for.
 pub async fn resolve(
     settings: &crate::config::Settings,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     provider: &str,
     claims: &IdClaims,
     ip: &str,
@@ -138,7 +139,7 @@ pub async fn resolve(
 
 /// The live pending link of this browser's cookie, if any.
 pub async fn pending_link(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<Option<PendingLink>, AuthError> {
@@ -160,7 +161,7 @@ pub enum Linked {
 /// Links the pending identity to `user_id` (who signed in after it was
 /// created: `auth_time` no older than the link).
 pub async fn complete_link(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     token: &str,
     user_id: Uuid,
     auth_time: OffsetDateTime,
@@ -208,7 +209,7 @@ pub async fn complete_link(
 }
 
 pub async fn identities(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
 ) -> Result<Vec<Identity>, AuthError> {
     Ok(rows::identities_of(conn, user_id)
@@ -225,7 +226,7 @@ pub enum Unlinked {
 
 /// Unlinks the user's identity `id`, unless nothing else could sign them in.
 pub async fn unlink(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user_id: Uuid,
     id: Uuid,
     ip: &str,

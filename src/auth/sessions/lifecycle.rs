@@ -16,7 +16,8 @@ use crate::db::session_state;
 use crate::db::sessions::{self as rows, NewSession, SessionRow};
 use crate::db::users::{self, User};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
+use crate::db::DbConn;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -54,6 +55,21 @@ impl Assurance {
     };
     /// A passkey alone, with user verification.
     pub const PASSKEY: Assurance = Assurance { aal: 2, amr: "hwk" };
+    /// A passkey sign-in that then proved a TOTP code (turning TOTP on).
+    pub const PASSKEY_OTP: Assurance = Assurance {
+        aal: 2,
+        amr: "hwk otp mfa",
+    };
+    /// Password, passkey and a TOTP code, all in this session.
+    pub const PASSWORD_PASSKEY_OTP: Assurance = Assurance {
+        aal: 2,
+        amr: "pwd hwk otp mfa",
+    };
+    /// Provider, passkey and a TOTP code, all in this session.
+    pub const FEDERATED_PASSKEY_OTP: Assurance = Assurance {
+        aal: 2,
+        amr: "fed hwk otp mfa",
+    };
     /// An OpenID provider's ID token alone.
     pub const FEDERATED: Assurance = Assurance { aal: 1, amr: "fed" };
     /// An OpenID provider, then a TOTP or recovery code.
@@ -66,6 +82,44 @@ impl Assurance {
         aal: 2,
         amr: "fed hwk mfa",
     };
+
+    /// What a session authenticated with `amr` (its space-separated methods)
+    /// says once it has also proven `method` (`"otp"` or `"hwk"`): the
+    /// methods it actually used, never one it did not (RFC 8176 order:
+    /// the first factor, then `hwk`, `otp`, and `mfa` when more than one).
+    pub fn adding(amr: &str, method: &str) -> Assurance {
+        let has = |m: &str| amr.split(' ').any(|x| x == m) || method == m;
+        let table: [(&[&str], Assurance); 8] = [
+            (&["pwd", "hwk", "otp"], Assurance::PASSWORD_PASSKEY_OTP),
+            (&["fed", "hwk", "otp"], Assurance::FEDERATED_PASSKEY_OTP),
+            (&["pwd", "otp"], Assurance::PASSWORD_OTP),
+            (&["pwd", "hwk"], Assurance::PASSWORD_PASSKEY),
+            (&["fed", "otp"], Assurance::FEDERATED_OTP),
+            (&["fed", "hwk"], Assurance::FEDERATED_PASSKEY),
+            (&["hwk", "otp"], Assurance::PASSKEY_OTP),
+            (&["hwk"], Assurance::PASSKEY),
+        ];
+        table
+            .iter()
+            .find(|(methods, _)| methods.iter().all(|m| has(m)))
+            .map(|(_, a)| *a)
+            // An `otp` alone, with no first factor on record: the session
+            // proved only that.
+            .unwrap_or(Assurance { aal: 1, amr: "otp" })
+    }
+
+    /// What a session authenticated with `amr` keeps of it once the user has
+    /// no second factor left: the first factor it used.
+    pub fn first_factor(amr: &str) -> Assurance {
+        let has = |m: &str| amr.split(' ').any(|x| x == m);
+        if has("pwd") {
+            Assurance::PASSWORD
+        } else if has("fed") {
+            Assurance::FEDERATED
+        } else {
+            Assurance::PASSKEY
+        }
+    }
 
     /// The same second step after an OpenID provider instead of a password.
     pub fn after_provider(self) -> Assurance {
@@ -135,10 +189,14 @@ pub fn idle_timeout(settings: &Settings, kind: &str) -> Duration {
 /// Creates a session row for `user` and records the sign-in, provided the
 /// user's password hash is still `user.password_hash` (the one just
 /// verified): a password change that commits while argon2 ran must not be
-/// outlived by a session opened with the old password. `None` if it changed.
+/// outlived by a session opened with the old password. `None` if it changed,
+/// and `None` for a single-factor (aal1) session of a user who has a second
+/// factor: the factors are read under the same user-row lock that enabling
+/// one takes, so once an enable has committed no aal1 session of that user
+/// can be created (the caller's earlier check may have raced it).
 pub async fn create(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     user: &User,
     kind: Kind,
     scope: &str,
@@ -150,6 +208,9 @@ pub async fn create(
     conn.transaction::<_, diesel::result::Error, _>(async |conn| {
         let current = users::password_hash_for_update(conn, user.id).await?;
         if current.as_deref() != Some(user.password_hash.as_str()) {
+            return Ok(None);
+        }
+        if assurance.aal < 2 && has_second_factor(conn, user.id).await? {
             return Ok(None);
         }
         let absolute = now + settings.session_absolute_timeout;
@@ -187,11 +248,17 @@ pub async fn create(
     .await
 }
 
+/// Whether `user_id` has a second factor (read inside the caller's lock).
+async fn has_second_factor(conn: &mut DbConn, user_id: Uuid) -> QueryResult<bool> {
+    Ok(crate::db::factors::find_totp(conn, user_id).await?.is_some()
+        || crate::db::passkeys::count_for_user(conn, user_id).await? > 0)
+}
+
 /// Moves last-seen and the idle expiry (when `touch_due`), updating `session`
 /// to match.
 pub async fn touch(
     settings: &Settings,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     session: &mut SessionRow,
     now: OffsetDateTime,
 ) -> QueryResult<()> {
@@ -207,7 +274,7 @@ pub async fn touch(
 /// this instance's cached copy. `false` when the session is no longer live.
 pub async fn set_assurance(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     session_id: Uuid,
     assurance: Assurance,
     auth_time: Option<OffsetDateTime>,
@@ -225,7 +292,7 @@ pub async fn set_assurance(
 /// only err on the side of refusing a token early.
 pub async fn revoke(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     target: Target,
     reason: RevokeReason,
     ip: &str,
@@ -254,7 +321,7 @@ pub fn view_window(settings: &Settings) -> Duration {
 pub async fn revoke_with(
     view: &RevocationView,
     clock: &Clock,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     target: Target,
     reason: RevokeReason,
     ip: &str,

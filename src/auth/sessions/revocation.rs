@@ -15,7 +15,8 @@
 use crate::clock::Clock;
 use crate::db::signing_keys::KEYS_CHANNEL;
 use crate::db::{self, sessions, DbError, PgPool};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
+use crate::db::DbConn;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -162,11 +163,11 @@ impl RevocationView {
     /// nothing committed in between is missed) and marks the view fresh.
     /// The loaded rows are merged into the set, never replace it: an id this
     /// instance noted while the listener was away must not be dropped.
-    pub async fn connect(&self, database_url: &str) -> anyhow::Result<AsyncPgConnection> {
+    pub async fn connect(&self, database_url: &str) -> anyhow::Result<DbConn> {
         let url = listener_url(database_url);
         let mut conn = tokio::time::timeout(
             StdDuration::from_secs(10),
-            AsyncPgConnection::establish(&url),
+            DbConn::establish(&url),
         )
         .await
         .map_err(|_| anyhow::anyhow!("timed out connecting the revocation listener"))??;
@@ -190,7 +191,7 @@ impl RevocationView {
 
     /// Runs the listener forever: applies notifications, checks the connection
     /// with a heartbeat, and on any failure goes stale and reconnects.
-    pub async fn run(self, database_url: String, first: Option<AsyncPgConnection>) {
+    pub async fn run(self, database_url: String, first: Option<DbConn>) {
         let mut conn = first;
         loop {
             if let Some(c) = conn.take() {
@@ -210,11 +211,11 @@ impl RevocationView {
         }
     }
 
-    async fn listen(&self, mut conn: AsyncPgConnection) -> anyhow::Result<()> {
+    async fn listen(&self, mut conn: DbConn) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(self.timing.heartbeat);
         loop {
             let next = {
-                let stream = conn.notifications_stream();
+                let stream = conn.inner_mut().notifications_stream();
                 let mut stream = std::pin::pin!(stream);
                 tokio::select! {
                     n = stream.next() => Some(n),

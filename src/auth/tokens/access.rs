@@ -13,7 +13,7 @@ use crate::auth::tokens::keys::KeyRing;
 use crate::config::Settings;
 use crate::db::sessions::SessionRow;
 use crate::db::DbError;
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 use jsonwebtoken::{Algorithm, Header, Validation};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -191,7 +191,7 @@ impl From<DbError> for Rejected {
 
 /// Re-reads the signing keys and drops cached tokens of keys that left the
 /// ring (a retired key's tokens must stop working at once).
-pub async fn reload_keys(state: &AppState, conn: &mut AsyncPgConnection) -> anyhow::Result<()> {
+pub async fn reload_keys(state: &AppState, conn: &mut DbConn) -> anyhow::Result<()> {
     state.keys.reload(conn, state.clock.now()).await?;
     let ring = state.keys.current();
     state

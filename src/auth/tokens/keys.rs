@@ -5,7 +5,7 @@
 
 use crate::auth::crypto;
 use crate::db::signing_keys::{self as rows, SigningKeyRow};
-use diesel_async::AsyncPgConnection;
+use crate::db::DbConn;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -126,7 +126,7 @@ pub struct Keys {
 impl Keys {
     /// Loads the keys, creating the first one if there is none.
     pub async fn load(
-        conn: &mut AsyncPgConnection,
+        conn: &mut DbConn,
         now: OffsetDateTime,
         retention: Duration,
     ) -> anyhow::Result<Self> {
@@ -154,7 +154,7 @@ impl Keys {
     /// Re-reads the keys (after a rotation elsewhere, or periodically).
     pub async fn reload(
         &self,
-        conn: &mut AsyncPgConnection,
+        conn: &mut DbConn,
         now: OffsetDateTime,
     ) -> anyhow::Result<()> {
         rows::promote_due(conn, now).await?;
@@ -193,7 +193,7 @@ impl Keys {
 /// before they meet it. Running instances hear of it at once (NOTIFY).
 /// Returns the new kid and its activation time.
 pub async fn rotate(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
     retention: Duration,
     activation_delay: Duration,
@@ -221,7 +221,7 @@ pub enum Retire {
 /// Drops key `kid` from verification and the JWKS on every instance at once
 /// (its tokens stop working). The key that signs now cannot be retired.
 pub async fn retire(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     kid: &str,
     now: OffsetDateTime,
     retention: Duration,

@@ -24,7 +24,8 @@ use crate::db::users;
 use crate::db::{self, DbError};
 use crate::metrics;
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncConnection;
+use crate::db::DbConn;
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -60,7 +61,7 @@ fn successor_token(key: &[u8], session_id: Uuid, parent_id: Uuid, nonce: &[u8]) 
 /// The first refresh token of a new API session.
 pub async fn issue_first(
     state: &AppState,
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     session: &SessionRow,
 ) -> Result<String, AuthError> {
     let token = format!("{PREFIX}{}", crypto::random_token()?);
@@ -192,7 +193,7 @@ pub async fn rotate(
 /// not needed, and without them nobody (not even someone holding both a
 /// database copy and the MAC key) can re-derive a live successor.
 pub async fn scrub_nonces(
-    conn: &mut AsyncPgConnection,
+    conn: &mut DbConn,
     now: OffsetDateTime,
     grace: time::Duration,
 ) -> QueryResult<usize> {
@@ -200,7 +201,7 @@ pub async fn scrub_nonces(
 }
 
 /// The session a refresh token belongs to, if any (for RFC 7009 revocation).
-pub async fn session_of(conn: &mut AsyncPgConnection, token: &str) -> QueryResult<Option<Uuid>> {
+pub async fn session_of(conn: &mut DbConn, token: &str) -> QueryResult<Option<Uuid>> {
     if !well_formed(token) {
         return Ok(None);
     }

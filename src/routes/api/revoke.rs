@@ -51,8 +51,10 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let params = read_params(&req, payload).await?;
     let token = required(&params, "token")?;
-    let mut conn = db::conn(&state.pool).await?;
+    // Each step takes its own connection: verifying an access token may
+    // reload the signing keys from the pool.
     let session = if token.starts_with(refresh::PREFIX) {
+        let mut conn = db::conn(&state.pool).await?;
         refresh::session_of(&mut conn, token).await?
     } else {
         match verify_with_reload(&state, token).await {
@@ -62,6 +64,7 @@ pub async fn revoke(
         }
     };
     if let Some(sid) = session {
+        let mut conn = db::conn(&state.pool).await?;
         let target = Target::One(sid);
         sessions::revoke(
             &state,

@@ -165,8 +165,12 @@ async fn password_grant(
     };
     let scope = scopes::narrow(params.get("scope").map(String::as_str), &user.scopes)
         .map_err(scope_error)?;
-    let mut conn = db::conn(&state.pool).await?;
-    let assurance = if second_factor::required(&mut conn, user.id).await? {
+    let has_factor = {
+        let mut conn = db::conn(&state.pool).await?;
+        second_factor::required(&mut conn, user.id).await?
+    };
+    // `check_code` takes a connection of its own: none is held here.
+    let assurance = if has_factor {
         let Some(otp) = params.get("otp") else {
             return Err(ApiError::oauth(
                 "mfa_required",
@@ -184,6 +188,7 @@ async fn password_grant(
         Assurance::PASSWORD
     };
     // The session and its first refresh token appear together or not at all.
+    let mut conn = db::conn(&state.pool).await?;
     let created = conn
         .transaction::<_, crate::error::AppError, _>(async |conn| {
             let session =

@@ -139,7 +139,6 @@ pub async fn login(
                 return Ok(res);
             }
             if !start_web_session(
-                &req,
                 &state,
                 &mut conn,
                 &user,

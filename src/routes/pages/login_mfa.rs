@@ -118,7 +118,7 @@ pub async fn mfa(
         ),
     };
     let mut conn = db::conn(&state.pool).await?;
-    if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
+    if !start_web_session(&state, &mut conn, &user, &client, &session, assurance).await? {
         return restart(&state);
     }
     Ok(pending::cleared(see_other(pending.destination()), &state)?)

@@ -128,3 +128,19 @@ pub fn link_invalid(
     };
     render(StatusCode::BAD_REQUEST, &body, None)
 }
+
+/// Counts the start of an anonymous ceremony (`kind`: "passkey", "oidc")
+/// from this client: `Some(seconds)` when it must wait first (past 30 a
+/// minute per address), so anonymous starts cannot fill the tables.
+pub async fn ceremony_wait(
+    state: &AppState,
+    kind: &str,
+    client: &crate::auth::ClientInfo,
+) -> Result<Option<u64>, AppError> {
+    let mut conn = crate::db::conn(&state.pool).await?;
+    let now = state.clock.now();
+    let counted =
+        crate::auth::credentials::throttle::ceremony_attempt(&mut conn, kind, &client.ip, now)
+            .await?;
+    Ok(counted.err())
+}

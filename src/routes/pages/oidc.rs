@@ -148,6 +148,7 @@ pub async fn start(
     state: web::Data<AppState>,
     path: web::Path<String>,
     user: MaybeUser,
+    client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     let name = path.into_inner();
     let Some(provider) = state.oidc.get(&name) else {
@@ -165,6 +166,11 @@ pub async fn start(
         }
         _ => Purpose::SignIn,
     };
+    if matches!(purpose, Purpose::SignIn) {
+        if let Some(secs) = super::ceremony_wait(&state, "oidc", &client).await? {
+            return Err(AppError::Throttled(secs));
+        }
+    }
     let browser = req
         .cookie(browser_cookie_name(&state))
         .map(|c| c.value().to_owned());
@@ -294,13 +300,15 @@ pub async fn callback(
         return Ok(res);
     }
     let assurance = Assurance::FEDERATED;
-    if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
+    if !start_web_session(&state, &mut conn, &user, &client, &session, assurance).await? {
         return failed(FlowError::Rejected("user changed meanwhile"), &name, page);
     }
+    // A new account lands where the person was going (`next`), like any
+    // sign-in; only without one does it get the welcome on the account page.
     Ok(see_other(match (created, next.is_empty()) {
-        (true, _) => "/account?notice=welcome-provider",
+        (true, true) => "/account?notice=welcome-provider",
         (false, true) => "/account",
-        (false, false) => &next,
+        (_, false) => &next,
     }))
 }
 
@@ -354,7 +362,10 @@ async fn reauthenticated(
     match crate::auth::account::reauth::reauthenticated_with_provider(state, current, client)
         .await?
     {
-        crate::auth::account::reauth::Reauth::Done => Ok(see_other(next)),
+        crate::auth::account::reauth::Reauth::Done => {
+            session.renew_key();
+            Ok(see_other(next))
+        }
         _ => Err(AppError::LoginRequired {
             next: "/account".into(),
         }),

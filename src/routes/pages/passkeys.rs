@@ -184,6 +184,7 @@ pub async fn register(
     user: MaybeUser,
     body: web::Json<NewPasskeyBody>,
     client: ClientInfo,
+    session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
         return Ok(login_required());
@@ -205,6 +206,7 @@ pub async fn register(
     };
     match mfa::add_passkey(&state, &user, name, &credential, &client).await? {
         PasskeyAdd::Added { id, recovery_codes } => {
+            session.renew_key();
             let mut body = json!({ "id": id, "name": name });
             if let Some(codes) = recovery_codes {
                 body["recovery_codes"] = json!(codes);
@@ -253,6 +255,8 @@ pub async fn remove(
         (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PageForbidden),
+        (status = 429, description = "`too_many_attempts`: more than 30 starts a minute from this address; `Retry-After` says when to retry.", body = PasskeyError,
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 503, response = PageUnavailable),
     ),
     security(()),
@@ -260,8 +264,17 @@ pub async fn remove(
 pub async fn sign_in_options(
     req: HttpRequest,
     state: web::Data<AppState>,
+    client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     csrf::require_anon_csrf(&req, &state, header_token(&req))?;
+    if let Some(secs) = super::ceremony_wait(&state, "passkey", &client).await? {
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", secs.to_string()))
+            .json(json!({
+                "error": "too_many_attempts",
+                "error_description": "too many passkey sign-ins from this network; wait and retry",
+            })));
+    }
     let options = passkeys::start_authentication(&state, Purpose::SignIn, None).await?;
     Ok(options_response(options))
 }
@@ -306,7 +319,7 @@ pub async fn sign_in(
         })));
     }
     let assurance = Assurance::PASSKEY;
-    if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
+    if !start_web_session(&state, &mut conn, &user, &client, &session, assurance).await? {
         return Ok(invalid_credential());
     }
     Ok(go_to("/account"))
@@ -373,7 +386,7 @@ pub async fn second_step(
     let Some(user) = pending.user(&state).await? else {
         return Ok(invalid_credential());
     };
-    let mut conn = db::conn(&state.pool).await?;
+    // No connection is held while the ceremony takes its own.
     let asserted = passkeys::finish_authentication(
         &state,
         Purpose::SecondFactor,
@@ -384,8 +397,9 @@ pub async fn second_step(
     if asserted.is_none() {
         return Ok(invalid_credential());
     }
+    let mut conn = db::conn(&state.pool).await?;
     let assurance = pending.assurance(Assurance::PASSWORD_PASSKEY);
-    if !start_web_session(&req, &state, &mut conn, &user, &client, &session, assurance).await? {
+    if !start_web_session(&state, &mut conn, &user, &client, &session, assurance).await? {
         return Ok(invalid_credential());
     }
     throttle::clear(&mut conn, &user.email).await?;
@@ -448,6 +462,7 @@ pub async fn reauth(
     user: MaybeUser,
     body: web::Json<AssertionBody>,
     client: ClientInfo,
+    session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
         return Ok(login_required());
@@ -464,7 +479,10 @@ pub async fn reauth(
         return Ok(invalid_credential());
     }
     match account::reauthenticated_with_passkey(&state, &user, &client).await? {
-        Reauth::Done => Ok(go_to(safe_next(&body.next).unwrap_or("/account"))),
+        Reauth::Done => {
+            session.renew_key();
+            Ok(go_to(safe_next(&body.next).unwrap_or("/account")))
+        }
         _ => {
             Ok(HttpResponse::build(StatusCode::CONFLICT).json(json!({ "error": "session_ended" })))
         }

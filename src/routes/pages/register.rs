@@ -149,7 +149,6 @@ pub async fn register(
         return Ok(see_other("/login?notice=verify-email"));
     }
     if !start_web_session(
-        &req,
         &state,
         &mut conn,
         &user,

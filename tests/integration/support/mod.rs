@@ -14,6 +14,8 @@
 //! - `webdriver`: `Browser`, a minimal WebDriver client for headless Chromium;
 //! - `oidc`: a real OpenID Provider (node, `tests/oidc-provider/`) on a
 //!   free port and `OpBrowser`, which signs in there as a person would;
+//! - `pgbouncer`: a real PgBouncer in transaction mode in front of the test
+//!   Postgres, and the app (or several instances) with its pool through it;
 //! - `factors`: an authenticator app (codes at the test clock) and recovery
 //!   codes, from the test's side.
 
@@ -24,6 +26,7 @@ pub mod factors;
 pub mod forge;
 pub mod in_process;
 pub mod oidc;
+pub mod pgbouncer;
 pub mod smtp;
 pub mod webdriver;
 

@@ -30,6 +30,30 @@ fn provider_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/oidc-provider")
 }
 
+/// Installs the provider's npm packages (from its lock file, as `npm ci`)
+/// the first time a test needs them, once per test process: a fresh clone
+/// needs nothing but Node, as the README says.
+fn install(dir: &std::path::Path) {
+    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut done = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+    if *done || dir.join("node_modules/oidc-provider").is_dir() {
+        *done = true;
+        return;
+    }
+    eprintln!("installing the test OpenID provider: npm ci --prefix tests/oidc-provider");
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--prefix"])
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("`npm` runs: the OpenID tests need Node 20 or later (see README)");
+    assert!(
+        status.success(),
+        "`npm ci --prefix tests/oidc-provider` failed ({status})"
+    );
+    *done = true;
+}
+
 /// The running provider; killed when dropped.
 pub struct Op {
     pub issuer: String,
@@ -48,10 +72,7 @@ impl Op {
     /// `redirect_uri`.
     pub async fn start(port: u16, redirect_uri: &str) -> Op {
         let dir = provider_dir();
-        assert!(
-            dir.join("node_modules/oidc-provider").is_dir(),
-            "the test OpenID provider is not installed: run `npm ci --prefix tests/oidc-provider`"
-        );
+        install(&dir);
         let clients = serde_json::json!([{
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,

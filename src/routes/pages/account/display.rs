@@ -205,6 +205,9 @@ pub fn event_description(kind: &str, detail: &str) -> String {
         AuthEvent::OidcSignIn => "Signed in through a sign-in provider",
         AuthEvent::IdentityLinked => "Sign-in provider linked",
         AuthEvent::IdentityUnlinked => "Sign-in provider unlinked",
+        AuthEvent::AddressProven => {
+            "Address proven by a reset link: every earlier way in was removed"
+        }
     };
     text.to_owned()
 }

@@ -96,6 +96,7 @@ pub async fn enable(
     match mfa::enable_totp(&state, &user, &sealed, &form.code, &client).await? {
         TotpEnable::Enabled { recovery_codes } => {
             session.clear_totp_setup();
+            session.renew_key();
             let Some(codes) = recovery_codes else {
                 return Ok(see_other("/account?notice=mfa-enabled"));
             };

@@ -119,7 +119,10 @@ pub async fn reauth(
         account::reauthenticate(&state, &user, form.password, &form.code, &client).await?
     };
     match outcome {
-        Reauth::Done => Ok(see_other(&next)),
+        Reauth::Done => {
+            session.renew_key();
+            Ok(see_other(&next))
+        }
         Reauth::Failed => {
             let message =
                 "That did not match. Check your password (and the code, if asked for one).";
