@@ -20,18 +20,29 @@
 #        refresh-grant rotations/s                        ≥ 1500
 #        cross-instance revocation lag p99 (200 revocations, two instances) ≤ 100 ms
 #   3. how many revocations per second LISTEN/NOTIFY carried in a burst.
+#   4. through PgBouncer (transaction mode): the direct instances are stopped,
+#      a PgBouncer is started on PGBOUNCER_PORT and three instances A', B', C'
+#      (PORT+10..PORT+12, WORKERS=1, CPU 0) run with DATABASE_URL = the pooler
+#      and LISTENER_DATABASE_URL = Postgres itself (listener and migrations
+#      direct, every statement in a transaction). Goals:
+#        revocation lag A'→B' and A'→C' p99 (REVOCATIONS revocations) ≤ 100 ms each
+#        refresh-grant rotations/s on A' through the pooler ÷ direct (part 1) ≥ 0.3
+#      PgBouncer itself is not pinned (nor is Postgres).
 #
 # DB transactions come from pg_stat_database (xact_commit + xact_rollback of
 # the benchmark database) read before and after each endpoint. Postgres
 # publishes them lazily, so the script waits SETTLE seconds before each reading.
 #
 # Usage:   bash bench/run.sh
-# Needs:   cargo, wrk, curl, psql, python3, taskset; Postgres at 127.0.0.1:5432
-#          with trust auth for user postgres. Only loopback traffic; every load
-#          is bounded in time and count.
+# Needs:   cargo, wrk, curl, psql, python3, taskset, pgbouncer; Postgres at
+#          127.0.0.1:5432 with trust auth for user postgres. Only loopback
+#          traffic; every load is bounded in time and count.
 #
 # Environment (defaults in brackets):
-#   PORT         [18080]  port of instance A (instance B uses PORT+1)
+#   PORT         [18080]  port of instance A (instance B uses PORT+1; the
+#                         instances behind the pooler PORT+10..PORT+12)
+#   PGBOUNCER_PORT [PORT+100]  port of the benchmark's own PgBouncer
+#   PGBOUNCER    [/usr/sbin/pgbouncer]  the PgBouncer binary (1.18 tested)
 #   CONNECTIONS  [32]     wrk connections
 #   DURATION     [10s]    wrk duration per measurement
 #   WARMUP       [2s]     wrk warm-up per endpoint (not reported)
@@ -54,6 +65,8 @@ SETTLE=${SETTLE:-11}
 REVOCATIONS=${REVOCATIONS:-200}
 BENCH_DB=${BENCH_DB:-hybrid_auth_bench}
 SKIP_BUILD=${SKIP_BUILD:-0}
+PGBOUNCER_PORT=${PGBOUNCER_PORT:-$((PORT + 100))}
+PGBOUNCER=${PGBOUNCER:-/usr/sbin/pgbouncer}
 
 die() {
     echo "bench: $*" >&2
@@ -65,6 +78,9 @@ die() {
 [[ $SETTLE =~ ^[0-9]+$ ]] || die "SETTLE must be whole seconds"
 [[ $REVOCATIONS =~ ^[0-9]+$ ]] && ((REVOCATIONS >= 10 && REVOCATIONS <= 5000)) || die "REVOCATIONS must be 10..5000"
 [[ $BENCH_DB =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must match [a-z_][a-z0-9_]*"
+((PORT + 12 < 65535)) || die "PORT must leave room for PORT+12"
+[[ $PGBOUNCER_PORT =~ ^[0-9]+$ ]] && ((PGBOUNCER_PORT > 0 && PGBOUNCER_PORT < 65535)) ||
+    die "PGBOUNCER_PORT must be a port number"
 seconds() { # "10" | "10s" | "2m" -> seconds
     [[ $1 =~ ^([0-9]+)([sm]?)$ ]] || die "bad duration '$1' (use e.g. 10s, 1m)"
     case ${BASH_REMATCH[2]} in
@@ -79,18 +95,25 @@ WARMUP_S=$(seconds "$WARMUP")
 for tool in cargo wrk curl psql python3 timeout taskset; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
+[[ -x $PGBOUNCER ]] || die "$PGBOUNCER not found (set PGBOUNCER=...)"
 (($(nproc) >= 2)) || die "needs 2 cores (server on one, load on the other)"
 
 BASE="http://127.0.0.1:$PORT"
 BASE_B="http://127.0.0.1:$((PORT + 1))"
+# The three instances behind the pooler (A', B', C').
+PG_BASE_A="http://127.0.0.1:$((PORT + 10))"
+PG_BASE_B="http://127.0.0.1:$((PORT + 11))"
+PG_BASE_C="http://127.0.0.1:$((PORT + 12))"
+DIRECT_URL="postgres://postgres@127.0.0.1:5432/$BENCH_DB"
+POOLER_URL="postgres://postgres@127.0.0.1:$PGBOUNCER_PORT/$BENCH_DB"
 PSQL=(psql -h 127.0.0.1 -U postgres -d postgres -X -q -At -v ON_ERROR_STOP=1)
 TMP=$(mktemp -d)
+PGB_DIR="" # PgBouncer's directory (config, pid file, log), made when it starts
 PIDS=()
 SERVER_CPU=0
 LOAD_CPU=1
 
-cleanup() {
-    local rc=$?
+stop_servers() { # every instance started so far: TERM, then KILL after 5 s
     for pid in ${PIDS[@]+"${PIDS[@]}"}; do
         kill "$pid" 2>/dev/null || true
     done
@@ -102,15 +125,34 @@ cleanup() {
         kill -9 "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    PIDS=()
+}
+
+stop_pgbouncer() {
+    [[ -n $PGB_DIR && -s $PGB_DIR/pgbouncer.pid ]] || return 0
+    local pid
+    pid=$(cat "$PGB_DIR/pgbouncer.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    stop_servers
+    stop_pgbouncer
     if ((rc != 0)); then
-        for log in "$TMP"/server-*.log; do
+        for log in "$TMP"/server-*.log ${PGB_DIR:+"$PGB_DIR/pgbouncer.log"}; do
             [[ -s $log ]] || continue
             echo "---- last lines of $(basename "$log") ----" >&2
             tail -n 20 "$log" >&2 || true
         done
     fi
     "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null 2>&1 || true
-    rm -rf "$TMP"
+    rm -rf "$TMP" ${PGB_DIR:+"$PGB_DIR"}
     exit "$rc"
 }
 trap cleanup EXIT
@@ -122,15 +164,17 @@ if [[ $SKIP_BUILD != 1 ]]; then
 fi
 BIN=target/release/hybrid-auth
 [[ -x $BIN ]] || die "$BIN not found (build failed?)"
-for p in "$PORT" "$((PORT + 1))"; do
+for p in "$PORT" "$((PORT + 1))" "$((PORT + 10))" "$((PORT + 11))" "$((PORT + 12))" "$PGBOUNCER_PORT"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
         die "port $p is already in use (set PORT=...)"
     fi
 done
 "${PSQL[@]}" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" >/dev/null
 
-start_server() { # $1 = name, $2 = port
-    env DATABASE_URL="postgres://postgres@127.0.0.1:5432/$BENCH_DB" \
+start_server() { # $1 = name, $2 = port, [$3 = DATABASE_URL, $4 = LISTENER_DATABASE_URL]
+    local listener=()
+    [[ -n ${4:-} ]] && listener=(LISTENER_DATABASE_URL="$4")
+    env DATABASE_URL="${3:-$DIRECT_URL}" ${listener[@]+"${listener[@]}"} \
         BIND_ADDR="127.0.0.1:$2" PUBLIC_URL="$BASE" WORKERS=1 RUST_LOG=warn \
         ACCESS_TOKEN_TTL=1h LOGIN_MAX_FAILURES=100000000 \
         taskset -c "$SERVER_CPU" "$BIN" serve >"$TMP/server-$1.log" 2>&1 &
@@ -162,8 +206,8 @@ code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -c "$JAR" -b "$JAR"
 SESSION_COOKIE=$(awk '$6 == "session" { print "session=" $7 }' "$JAR")
 [[ -n $SESSION_COOKIE ]] || die "no session cookie after registering"
 
-grant() { # prints the token response of a password grant
-    curl -sS --max-time 10 -X POST "$BASE/api/v1/auth/token" \
+grant() { # [$1 = base URL, default instance A] prints the token response of a password grant
+    curl -sS --max-time 10 -X POST "${1:-$BASE}/api/v1/auth/token" \
         --data-urlencode grant_type=password --data-urlencode "username=$EMAIL" \
         --data-urlencode "password=$PASSWORD"
 }
@@ -285,11 +329,6 @@ read -r _ _ _ L_STORM_P99 L_NON2XX _ < <(parse_wrk "$TMP/light.storm")
 # Eight chains, one per wrk thread and connection: each response's refresh
 # token is the next request's.
 CHAINS=8
-RT_LIST=""
-for _ in $(seq 1 $CHAINS); do
-    rt=$(grant | json_field refresh_token) || die "no refresh token"
-    RT_LIST="$RT_LIST $rt"
-done
 cat >"$TMP/refresh.lua" <<'LUA'
 local tokens, n = {}, 0
 for t in string.gmatch(os.getenv("RT_LIST"), "%S+") do table.insert(tokens, t) end
@@ -306,30 +345,41 @@ function response(status, headers, body)
     if next then rt = next end
 end
 LUA
+rotations() { # $1 = base URL, $2 = wrk output; prints the DB transactions of the run
+    local rts="" rt before
+    for _ in $(seq 1 $CHAINS); do
+        rt=$(grant "$1" | json_field refresh_token) || die "no refresh token from $1"
+        rts="$rts $rt"
+    done
+    sleep "$SETTLE"
+    before=$(db_xacts)
+    RT_LIST="$rts" wrk_pinned "$DURATION" -t"$CHAINS" -c"$CHAINS" --latency -s "$TMP/refresh.lua" \
+        "$1/api/v1/auth/token" >"$2"
+    sleep "$SETTLE"
+    echo $(($(db_xacts) - before))
+}
 echo "bench: refresh-grant rotations ($CHAINS chains)" >&2
-sleep "$SETTLE"
-before=$(db_xacts)
-RT_LIST="$RT_LIST" wrk_pinned "$DURATION" -t"$CHAINS" -c"$CHAINS" --latency -s "$TMP/refresh.lua" \
-    "$BASE/api/v1/auth/token" >"$TMP/refresh.out"
+R_XACTS=$(rotations "$BASE" "$TMP/refresh.out")
 read -r R_RPS R_REQ R_P50 R_P99 R_NON2XX _ < <(parse_wrk "$TMP/refresh.out")
-sleep "$SETTLE"
-R_XACTS=$(($(db_xacts) - before))
 ((R_NON2XX == 0)) || {
     echo "bench: $R_NON2XX refresh responses were not 2xx (a broken chain)" >&2
     bad=1
 }
 
 # ---- cross-instance revocation lag --------------------------------------------
-echo "bench: starting instance B on $BASE_B" >&2
-start_server b "$((PORT + 1))"
-echo "bench: $REVOCATIONS revocations on A, watched on B; then a burst" >&2
-taskset -c "$LOAD_CPU" timeout 600 python3 - "$BASE" "$BASE_B" "$EMAIL" "$PASSWORD" "$REVOCATIONS" >"$TMP/lag.out" <<'PY'
+# lag.py ORIGIN EMAIL PASSWORD N WATCHER...: N sessions are revoked one by one
+# on ORIGIN, and every WATCHER is polled (in turn) until it refuses the token;
+# then N more back to back (the burst). One line per watcher:
+#   p50_ms p99_ms max_ms burst_rate burst_sent_ms burst_seen_ms burst_refused
+cat >"$TMP/lag.py" <<'PY'
 import http.client, json, sys, time, urllib.parse
-a_url, b_url, email, password, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+a_url, email, password, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+watcher_urls = sys.argv[5:]
 def conn(url):
     host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
     return http.client.HTTPConnection(host, port, timeout=10)
-A, B = conn(a_url), conn(b_url)
+A = conn(a_url)
+W = [conn(u) for u in watcher_urls]
 def call(c, method, path, body=None, headers=None):
     c.request(method, path, body=body, headers=headers or {})
     r = c.getresponse()
@@ -341,36 +391,123 @@ def token():
     return json.loads(b)["access_token"]
 def ping(c, t):
     return call(c, "GET", "/api/v1/ping", headers={"Authorization": "Bearer " + t})[0]
-tokens = [token() for _ in range(2 * n)]
-for t in tokens:
-    assert ping(B, t) == 200  # B has verified (and cached) every token
-lags = []
-for t in tokens[:n]:
-    t0 = time.perf_counter()
+def logout(t):
     s, _ = call(A, "POST", "/api/v1/auth/logout", headers={"Authorization": "Bearer " + t})
     assert s == 204, s
-    while ping(B, t) != 401:
-        if time.perf_counter() - t0 > 5:
-            sys.exit("instance B still accepts a revoked token after 5 s")
-    lags.append((time.perf_counter() - t0) * 1000)
-lags.sort()
-pct = lambda p: lags[min(len(lags) - 1, int(round(p / 100 * len(lags))) - 1)]
-# Burst: revoke the other n sessions back to back on A, then wait until B
-# refuses the last one.
+def until_refused(t, t0, limit):
+    # Polls every watcher in turn until each refuses t; returns each one's time.
+    seen, pending = [None] * len(W), set(range(len(W)))
+    while pending:
+        for i in sorted(pending):
+            if ping(W[i], t) == 401:
+                seen[i] = time.perf_counter() - t0
+                pending.discard(i)
+        if pending and time.perf_counter() - t0 > limit:
+            sys.exit(f"{', '.join(watcher_urls[i] for i in sorted(pending))} still accept(s) a revoked token after {limit} s")
+    return seen
+tokens = [token() for _ in range(2 * n)]
+for w in W:
+    for t in tokens:
+        assert ping(w, t) == 200  # every watcher has verified (and cached) every token
+lags = [[] for _ in W]
+for t in tokens[:n]:
+    t0 = time.perf_counter()
+    logout(t)
+    for i, s in enumerate(until_refused(t, t0, 5)):
+        lags[i].append(s * 1000)
+for l in lags:
+    l.sort()
+pct = lambda l, p: l[min(len(l) - 1, int(round(p / 100 * len(l))) - 1)]
+# Burst: revoke the other n sessions back to back on the origin, then wait
+# until every watcher refuses the last one.
 burst = tokens[n:]
 t0 = time.perf_counter()
 for t in burst:
-    s, _ = call(A, "POST", "/api/v1/auth/logout", headers={"Authorization": "Bearer " + t})
-    assert s == 204, s
+    logout(t)
 sent = time.perf_counter() - t0
-while ping(B, burst[-1]) != 401:
-    if time.perf_counter() - t0 > 10:
-        sys.exit("instance B did not see the burst within 10 s")
-seen = time.perf_counter() - t0
-refused = sum(1 for t in burst if ping(B, t) == 401)
-print(f"{pct(50):.2f} {pct(99):.2f} {lags[-1]:.2f} {len(burst) / seen:.0f} {sent * 1000:.0f} {seen * 1000:.0f} {refused}")
+seen = until_refused(burst[-1], t0, 10)
+for i, w in enumerate(W):
+    refused = sum(1 for t in burst if ping(w, t) == 401)
+    print(f"{pct(lags[i], 50):.2f} {pct(lags[i], 99):.2f} {lags[i][-1]:.2f} {len(burst) / seen[i]:.0f} {sent * 1000:.0f} {seen[i] * 1000:.0f} {refused}")
 PY
+revocation_lag() { # $1 = origin, $2 = output, $3... = watchers
+    local origin=$1 out=$2
+    shift 2
+    taskset -c "$LOAD_CPU" timeout 600 python3 "$TMP/lag.py" "$origin" "$EMAIL" "$PASSWORD" "$REVOCATIONS" "$@" >"$out"
+}
+echo "bench: starting instance B on $BASE_B" >&2
+start_server b "$((PORT + 1))"
+echo "bench: $REVOCATIONS revocations on A, watched on B; then a burst" >&2
+revocation_lag "$BASE" "$TMP/lag.out" "$BASE_B"
 read -r LAG_P50 LAG_P99 LAG_MAX BURST_RATE BURST_SENT_MS BURST_SEEN_MS BURST_REFUSED <"$TMP/lag.out"
+
+# ---- through PgBouncer (transaction mode) --------------------------------------
+# The direct instances are stopped (their pools and listeners would count
+# against max_connections); a PgBouncer of the benchmark's own, in transaction
+# mode, on PGBOUNCER_PORT; three instances behind it, A' B' C', each with its
+# listener and migrations on a direct connection (LISTENER_DATABASE_URL).
+echo "bench: stopping instances A and B" >&2
+stop_servers
+PGB_DIR=$(mktemp -d)
+cat >"$PGB_DIR/pgbouncer.ini" <<INI
+[databases]
+* = host=127.0.0.1 port=5432
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGB_DIR/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = 20
+max_client_conn = 2000
+server_reset_query =
+ignore_startup_parameters = extra_float_digits,options
+pidfile = $PGB_DIR/pgbouncer.pid
+logfile = $PGB_DIR/pgbouncer.log
+INI
+echo '"postgres" ""' >"$PGB_DIR/userlist.txt"
+PGB_USER=()
+if ((EUID == 0)); then # PgBouncer refuses to run as root
+    chown postgres "$PGB_DIR"
+    PGB_USER=(-u postgres)
+fi
+chmod -R a+rX "$PGB_DIR"
+echo "bench: starting PgBouncer (transaction mode) on 127.0.0.1:$PGBOUNCER_PORT" >&2
+"$PGBOUNCER" -d ${PGB_USER[@]+"${PGB_USER[@]}"} "$PGB_DIR/pgbouncer.ini" || die "PgBouncer did not start"
+PGB_PSQL=(psql -h 127.0.0.1 -p "$PGBOUNCER_PORT" -U postgres -X -q -At -v ON_ERROR_STOP=1)
+for _ in $(seq 1 40); do # at most ~10 s
+    "${PGB_PSQL[@]}" -d "$BENCH_DB" -c "SELECT 1" >/dev/null 2>&1 && break
+    sleep 0.25
+done
+"${PGB_PSQL[@]}" -d "$BENCH_DB" -c "SELECT 1" >/dev/null || die "PgBouncer does not answer on port $PGBOUNCER_PORT"
+pgb_xacts() { # transactions PgBouncer has carried for the benchmark database
+    "${PGB_PSQL[@]}" -d pgbouncer -F ' ' -c "SHOW STATS" | awk -v db="$BENCH_DB" '$1 == db { print $2; f = 1 } END { if (!f) print 0 }'
+}
+
+echo "bench: starting instances A' B' C' on ports $((PORT + 10))..$((PORT + 12)), behind the pooler" >&2
+start_server pg-a "$((PORT + 10))" "$POOLER_URL" "$DIRECT_URL"
+start_server pg-b "$((PORT + 11))" "$POOLER_URL" "$DIRECT_URL"
+start_server pg-c "$((PORT + 12))" "$POOLER_URL" "$DIRECT_URL"
+PGB_BEFORE=$(pgb_xacts)
+
+echo "bench: refresh-grant rotations on A' through the pooler ($CHAINS chains)" >&2
+P_XACTS=$(rotations "$PG_BASE_A" "$TMP/refresh-pg.out")
+read -r P_RPS P_REQ P_P50 P_P99 P_NON2XX _ < <(parse_wrk "$TMP/refresh-pg.out")
+((P_NON2XX == 0)) || {
+    echo "bench: $P_NON2XX refresh responses through the pooler were not 2xx (a broken chain)" >&2
+    bad=1
+}
+
+echo "bench: $REVOCATIONS revocations on A', watched on B' and C'; then a burst" >&2
+revocation_lag "$PG_BASE_A" "$TMP/lag-pg.out" "$PG_BASE_B" "$PG_BASE_C"
+{
+    read -r PB_P50 PB_P99 PB_MAX PB_BURST_RATE PG_BURST_SENT_MS PB_BURST_SEEN_MS PB_BURST_REFUSED
+    read -r PC_P50 PC_P99 PC_MAX PC_BURST_RATE _ PC_BURST_SEEN_MS PC_BURST_REFUSED
+} <"$TMP/lag-pg.out"
+PGB_CARRIED=$(($(pgb_xacts) - PGB_BEFORE))
+((PGB_CARRIED > 0)) || die "PgBouncer carried no transactions: the instances did not use the pooler"
 
 # ---- report -------------------------------------------------------------------
 echo
@@ -387,13 +524,19 @@ for i in "${!PATHS[@]}"; do
             name, rps, rps / base, p50, p99, n, (r > 0 ? x / r : 0), x
     }'
 done
-awk -v rps="$R_RPS" -v base="${RPS[0]}" -v p50="$R_P50" -v p99="$R_P99" -v n="$R_NON2XX" -v x="$R_XACTS" -v r="$R_REQ" 'BEGIN {
-    printf "| %-15s | %9.0f | %10.2fx | %8.2f | %8.2f | %7d | %8.4f (%6d) |\n",
-        "refresh grant", rps, rps / base, p50, p99, n, (r > 0 ? x / r : 0), x
-}'
+refresh_row() { # name rps requests p50 p99 non2xx xacts
+    awk -v name="$1" -v rps="$2" -v base="${RPS[0]}" -v r="$3" -v p50="$4" -v p99="$5" -v n="$6" -v x="$7" 'BEGIN {
+        printf "| %-15s | %9.0f | %10.2fx | %8.2f | %8.2f | %7d | %8.4f (%6d) |\n",
+            name, rps, rps / base, p50, p99, n, (r > 0 ? x / r : 0), x
+    }'
+}
+refresh_row "refresh grant" "$R_RPS" "$R_REQ" "$R_P50" "$R_P99" "$R_NON2XX" "$R_XACTS"
+refresh_row "refresh, pooler" "$P_RPS" "$P_REQ" "$P_P50" "$P_P99" "$P_NON2XX" "$P_XACTS"
 echo
 echo "DB xacts/req: Postgres transactions in the benchmark database during warm-up + run, divided by"
 echo "requests sent (raw count in parentheses; background jobs and the listener's heartbeat add a few)."
+echo "refresh, pooler: the same eight chains on instance A' through PgBouncer (transaction mode);"
+echo "  vs /healthz is against the direct /healthz above."
 echo
 fails=0
 goal() { # name value op target
@@ -410,6 +553,9 @@ goal "ping p99 during login storm ÷ ping p99 idle" "$(awk -v a="$S_P99" -v b="$
 goal "the same at 4 connections (server not saturated)" "$(awk -v a="$L_STORM_P99" -v b="$L_IDLE_P99" 'BEGIN { printf "%.2f", a / b }')" "<=" 3
 goal "refresh-grant rotations/s" "$(printf '%.0f' "$R_RPS")" ">=" 1500
 goal "revocation lag A→B p99 (ms, $REVOCATIONS revocations)" "$LAG_P99" "<=" 100
+goal "pooler: revocation lag A'→B' p99 (ms, 3 instances)" "$PB_P99" "<=" 100
+goal "pooler: revocation lag A'→C' p99 (ms, 3 instances)" "$PC_P99" "<=" 100
+goal "pooler: rotations/s on A' ÷ direct rotations/s" "$(awk -v a="$P_RPS" -v b="$R_RPS" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.3
 echo
 echo "login storm: $(printf '%.0f' "$STORM_LOGINS") wrong-password attempts/s (each hashed, or 503 past the hashing queue);"
 echo "  ping during it: $(printf '%.0f' "$S_RPS") req/s, p50 $S_P50 ms, p99 $S_P99 ms (idle: p50 ${P50[1]} ms, p99 ${P99[1]} ms)"
@@ -419,5 +565,14 @@ echo "revocation lag A→B over $REVOCATIONS revocations: p50 $LAG_P50 ms, p99 $
 echo "  (from sending the logout to A until B refuses the token; includes the logout round trip)"
 echo "burst: $REVOCATIONS logouts sent back to back in $BURST_SENT_MS ms; B refused the last after $BURST_SEEN_MS ms"
 echo "  and $BURST_REFUSED of $REVOCATIONS in all: LISTEN/NOTIFY carried at least $BURST_RATE revocations/s"
+echo "through PgBouncer (transaction mode, port $PGBOUNCER_PORT, default_pool_size 20), instances A' B' C':"
+echo "  refresh-grant rotations on A': $(printf '%.0f' "$P_RPS")/s (p50 $P_P50 ms, p99 $P_P99 ms) against $(printf '%.0f' "$R_RPS")/s direct:" \
+    "$(awk -v a="$P_RPS" -v b="$R_RPS" 'BEGIN { printf "%.2f", a / b }')x"
+echo "  revocation lag A'→B' over $REVOCATIONS revocations: p50 $PB_P50 ms, p99 $PB_P99 ms, max $PB_MAX ms"
+echo "  revocation lag A'→C' over $REVOCATIONS revocations: p50 $PC_P50 ms, p99 $PC_P99 ms, max $PC_MAX ms"
+echo "    (B' and C' are polled in turn after each logout, so each lag includes up to one ping of the other)"
+echo "  burst: $REVOCATIONS logouts on A' in $PG_BURST_SENT_MS ms; B' refused the last after $PB_BURST_SEEN_MS ms ($PB_BURST_REFUSED of $REVOCATIONS),"
+echo "    C' after $PC_BURST_SEEN_MS ms ($PC_BURST_REFUSED of $REVOCATIONS): at least $PB_BURST_RATE / $PC_BURST_RATE revocations/s"
+echo "  PgBouncer carried $PGB_CARRIED transactions for $BENCH_DB during this part"
 ((bad == 0)) || die "some responses were not 2xx; the numbers above are not meaningful"
 ((fails == 0)) || die "a goal was missed"

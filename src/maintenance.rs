@@ -12,10 +12,10 @@ use crate::auth::credentials::throttle;
 use crate::auth::tokens::{access as access_tokens, refresh as refresh_tokens};
 use crate::auth::AppState;
 use crate::db::mail_outbox;
+use crate::db::DbConn;
 use crate::db::{self, refresh_tokens as refresh_rows, session_state, sessions};
 use actix_web::web;
 use diesel::QueryResult;
-use crate::db::DbConn;
 use std::future::Future;
 use std::time::Duration as StdDuration;
 use time::{Duration, OffsetDateTime};
@@ -34,11 +34,7 @@ pub struct Purged {
 }
 
 /// `grace` is REFRESH_REUSE_GRACE: successor nonces younger than that are kept.
-pub async fn purge(
-    conn: &mut DbConn,
-    now: OffsetDateTime,
-    grace: Duration,
-) -> QueryResult<Purged> {
+pub async fn purge(conn: &mut DbConn, now: OffsetDateTime, grace: Duration) -> QueryResult<Purged> {
     let refresh_tokens = refresh_rows::delete_of_dead_sessions(conn, now).await?;
     refresh_tokens::scrub_nonces(conn, now, grace).await?;
     let session_state = session_state::purge_expired(conn, now).await?;

@@ -2,9 +2,9 @@
 //! verification), stored as SHA-256 hashes. Policy lives in `auth::account::links`.
 
 use super::schema::account_tokens;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

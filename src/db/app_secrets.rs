@@ -1,9 +1,9 @@
 //! `app_secrets`: keys every instance must share, generated on first start.
 
 use super::schema::app_secrets;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 
 /// Returns the secret `name`, inserting `fresh` first if there is none yet.

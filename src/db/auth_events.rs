@@ -2,9 +2,9 @@
 //! password changes, refresh-token reuse).
 
 use super::schema::auth_events;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

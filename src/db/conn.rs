@@ -11,12 +11,16 @@
 //!   on a server collides with another process's `s5`);
 //! - diesel-async caches prepared statements per client connection.
 //!
-//! In [`Mode::TransactionPooler`] the statement cache is off (each statement
-//! is closed right after its use) and a statement issued outside a
-//! transaction is wrapped in `BEGIN … COMMIT`, so its prepare, execute and
-//! close all happen on one server connection. Inside `conn.transaction(..)`
-//! nothing changes: the transaction already pins the server. On a direct
-//! connection ([`Mode::Direct`]) this type adds nothing.
+//! In [`Mode::TransactionPooler`] the statement cache is off, a statement
+//! issued outside a transaction is wrapped in `BEGIN … COMMIT`, so its
+//! prepare and execute happen on one server connection, and every
+//! transaction ends with `DEALLOCATE ALL` on the server it ran on (in the
+//! same message as its `COMMIT` or `ROLLBACK`: no extra round trip). A
+//! statement's own close can come too late for that: tokio-postgres closes it
+//! when the last row read with it is dropped, which may be after the commit.
+//! Inside `conn.transaction(..)` the transaction already pins the server; its
+//! end gets the same `DEALLOCATE ALL`. On a direct connection
+//! ([`Mode::Direct`]) this type adds nothing.
 
 use diesel::connection::{CacheSize, Instrumentation};
 use diesel::query_builder::{AsQuery, QueryFragment, QueryId};
@@ -94,7 +98,7 @@ impl DbConn {
         let mut inner = AsyncPgConnection::try_from(client).await?;
         inner.set_prepared_statement_cache_size(CacheSize::Disabled);
         inner
-            .batch_execute("COMMIT")
+            .batch_execute(COMMIT)
             .await
             .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
         Ok(DbConn {
@@ -121,17 +125,31 @@ impl DbConn {
     }
 }
 
+/// How a transaction ends behind a transaction pooler: no prepared
+/// statement is left on the server for the next client. DEALLOCATE runs
+/// before COMMIT (it fails in an aborted transaction, and then the caller
+/// rolls back) and after ROLLBACK (as its own statement, still on the same
+/// server: the pooler moves on only once the whole message is answered).
+const COMMIT: &str = "DEALLOCATE ALL; COMMIT";
+const ROLLBACK: &str = "ROLLBACK; DEALLOCATE ALL";
+
 /// Ends the statement's own transaction: COMMIT after success, ROLLBACK
 /// (whose own failure is secondary) after an error.
-async fn end_own_transaction<T>(conn: &AsyncPgConnection, result: QueryResult<T>) -> QueryResult<T> {
+async fn end_own_transaction<T>(
+    conn: &AsyncPgConnection,
+    result: QueryResult<T>,
+) -> QueryResult<T> {
     let mut handle = conn;
     match result {
-        Ok(value) => {
-            handle.batch_execute("COMMIT").await?;
-            Ok(value)
-        }
+        Ok(value) => match handle.batch_execute(COMMIT).await {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = handle.batch_execute(ROLLBACK).await;
+                Err(e)
+            }
+        },
         Err(e) => {
-            let _ = handle.batch_execute("ROLLBACK").await;
+            let _ = handle.batch_execute(ROLLBACK).await;
             Err(e)
         }
     }
@@ -140,7 +158,14 @@ async fn end_own_transaction<T>(conn: &AsyncPgConnection, result: QueryResult<T>
 impl SimpleAsyncConnection for DbConn {
     async fn batch_execute(&mut self, query: &str) -> QueryResult<()> {
         // The simple protocol prepares nothing; a batch is one implicit
-        // transaction, which a pooler keeps on one server.
+        // transaction, which a pooler keeps on one server. The end of an
+        // outermost transaction (diesel's transaction manager sends exactly
+        // these) also clears the server's prepared statements.
+        let query = match (self.mode, query) {
+            (Mode::TransactionPooler, "COMMIT") => COMMIT,
+            (Mode::TransactionPooler, "ROLLBACK") => ROLLBACK,
+            _ => query,
+        };
         self.inner.batch_execute(query).await
     }
 }

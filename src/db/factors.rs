@@ -1,9 +1,9 @@
 //! `totp_factors` and `recovery_codes`: a user's second factors.
 
 use super::schema::{recovery_codes, totp_factors};
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -26,10 +26,7 @@ impl std::fmt::Debug for TotpFactor {
     }
 }
 
-pub async fn find_totp(
-    conn: &mut DbConn,
-    user_id: Uuid,
-) -> QueryResult<Option<TotpFactor>> {
+pub async fn find_totp(conn: &mut DbConn, user_id: Uuid) -> QueryResult<Option<TotpFactor>> {
     totp_factors::table
         .find(user_id)
         .select(TotpFactor::as_select())
@@ -62,11 +59,7 @@ pub async fn insert_totp(
 /// Records `step` as accepted, if it is later than every step accepted
 /// before: one conditional UPDATE, so of two requests with the same code
 /// exactly one gets `true`.
-pub async fn accept_step(
-    conn: &mut DbConn,
-    user_id: Uuid,
-    step: i64,
-) -> QueryResult<bool> {
+pub async fn accept_step(conn: &mut DbConn, user_id: Uuid, step: i64) -> QueryResult<bool> {
     let n = diesel::update(
         totp_factors::table
             .filter(totp_factors::user_id.eq(user_id))

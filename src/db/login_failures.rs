@@ -2,9 +2,9 @@
 //! or client IP). Policy lives in `auth::credentials::throttle`.
 
 use super::schema::login_failures;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 
 /// Serializes attempts on `key` until the transaction ends.
@@ -35,11 +35,7 @@ pub async fn recent(
 }
 
 /// Records a failure; returns its row id.
-pub async fn insert(
-    conn: &mut DbConn,
-    key: &str,
-    at: OffsetDateTime,
-) -> QueryResult<i64> {
+pub async fn insert(conn: &mut DbConn, key: &str, at: OffsetDateTime) -> QueryResult<i64> {
     diesel::insert_into(login_failures::table)
         .values((
             login_failures::key.eq(key),
@@ -62,10 +58,7 @@ pub async fn delete_row(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
         .await
 }
 
-pub async fn delete_before(
-    conn: &mut DbConn,
-    before: OffsetDateTime,
-) -> QueryResult<usize> {
+pub async fn delete_before(conn: &mut DbConn, before: OffsetDateTime) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::failed_at.le(before)))
         .execute(conn)
         .await

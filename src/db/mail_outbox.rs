@@ -3,9 +3,9 @@
 //! single-use link, so it is blanked once the mail is delivered or given up.
 
 use super::schema::mail_outbox;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 
 #[derive(Debug, Insertable)]
@@ -59,11 +59,7 @@ pub async fn claim_due(
         .await
 }
 
-pub async fn mark_sent(
-    conn: &mut DbConn,
-    id: i64,
-    now: OffsetDateTime,
-) -> QueryResult<()> {
+pub async fn mark_sent(conn: &mut DbConn, id: i64, now: OffsetDateTime) -> QueryResult<()> {
     diesel::update(mail_outbox::table.find(id))
         .set((
             mail_outbox::sent_at.eq(now),
@@ -123,10 +119,7 @@ pub async fn delete_to(conn: &mut DbConn, recipient: &str) -> QueryResult<usize>
 }
 
 /// Deletes mails delivered before `before` (housekeeping).
-pub async fn delete_sent_before(
-    conn: &mut DbConn,
-    before: OffsetDateTime,
-) -> QueryResult<usize> {
+pub async fn delete_sent_before(conn: &mut DbConn, before: OffsetDateTime) -> QueryResult<usize> {
     diesel::delete(
         mail_outbox::table.filter(
             mail_outbox::sent_at

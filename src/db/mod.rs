@@ -6,8 +6,8 @@
 
 pub mod account_tokens;
 pub mod app_secrets;
-mod conn;
 pub mod auth_events;
+mod conn;
 pub mod factors;
 pub mod login_failures;
 pub mod mail_outbox;
@@ -145,11 +145,7 @@ pub async fn listen(conn: &mut DbConn, channel: &str) -> diesel::QueryResult<()>
 }
 
 /// `NOTIFY channel, payload` (delivered when the transaction commits).
-pub async fn notify(
-    conn: &mut DbConn,
-    channel: &str,
-    payload: &str,
-) -> diesel::QueryResult<()> {
+pub async fn notify(conn: &mut DbConn, channel: &str, payload: &str) -> diesel::QueryResult<()> {
     diesel::sql_query("SELECT pg_notify($1, $2)")
         .bind::<diesel::sql_types::Text, _>(channel)
         .bind::<diesel::sql_types::Text, _>(payload)

@@ -2,9 +2,9 @@
 //! user's note is indistinguishable from a missing one.
 
 use super::schema::notes;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -50,11 +50,7 @@ pub async fn list(
     query.load(conn).await
 }
 
-pub async fn find(
-    conn: &mut DbConn,
-    owner: Uuid,
-    id: Uuid,
-) -> QueryResult<Option<Note>> {
+pub async fn find(conn: &mut DbConn, owner: Uuid, id: Uuid) -> QueryResult<Option<Note>> {
     notes::table
         .filter(notes::user_id.eq(owner).and(notes::id.eq(id)))
         .select(Note::as_select())

@@ -1,9 +1,9 @@
 //! `oidc_identities`, `oidc_requests` and `oidc_links`.
 
 use super::schema::{oidc_identities, oidc_links, oidc_requests};
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -36,10 +36,7 @@ pub async fn find_identity(
 }
 
 /// The user's linked identities, oldest first.
-pub async fn identities_of(
-    conn: &mut DbConn,
-    user_id: Uuid,
-) -> QueryResult<Vec<Identity>> {
+pub async fn identities_of(conn: &mut DbConn, user_id: Uuid) -> QueryResult<Vec<Identity>> {
     oidc_identities::table
         .filter(oidc_identities::user_id.eq(user_id))
         .order(oidc_identities::created_at.asc())
@@ -74,11 +71,7 @@ pub async fn insert_identity(
     Ok(n == 1)
 }
 
-pub async fn touch_identity(
-    conn: &mut DbConn,
-    id: Uuid,
-    now: OffsetDateTime,
-) -> QueryResult<()> {
+pub async fn touch_identity(conn: &mut DbConn, id: Uuid, now: OffsetDateTime) -> QueryResult<()> {
     diesel::update(oidc_identities::table.find(id))
         .set(oidc_identities::last_used_at.eq(now))
         .execute(conn)
@@ -149,10 +142,7 @@ pub async fn insert_request(conn: &mut DbConn, request: &Request) -> QueryResult
 
 /// Takes the request with this state hash: deleted by the one call that gets
 /// it (single use), expired or not (the caller checks `expires_at`).
-pub async fn take_request(
-    conn: &mut DbConn,
-    state_hash: &[u8],
-) -> QueryResult<Option<Request>> {
+pub async fn take_request(conn: &mut DbConn, state_hash: &[u8]) -> QueryResult<Option<Request>> {
     diesel::delete(oidc_requests::table.filter(oidc_requests::state_hash.eq(state_hash)))
         .returning(Request::as_returning())
         .get_result(conn)
@@ -217,10 +207,7 @@ pub async fn take_link(
 }
 
 /// Drops requests and pending links nobody finished.
-pub async fn delete_expired(
-    conn: &mut DbConn,
-    now: OffsetDateTime,
-) -> QueryResult<usize> {
+pub async fn delete_expired(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<usize> {
     let a = diesel::delete(oidc_requests::table.filter(oidc_requests::expires_at.le(now)))
         .execute(conn)
         .await?;

@@ -1,9 +1,9 @@
 //! `passkeys` and `webauthn_challenges`.
 
 use super::schema::{passkeys, webauthn_challenges};
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -4,9 +4,9 @@
 
 use super::schema::{refresh_tokens, sessions};
 use super::sessions::SessionRow;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -88,10 +88,7 @@ pub async fn spend(
 }
 
 /// The session a token belongs to.
-pub async fn session_of(
-    conn: &mut DbConn,
-    token_hash: &[u8],
-) -> QueryResult<Option<Uuid>> {
+pub async fn session_of(conn: &mut DbConn, token_hash: &[u8]) -> QueryResult<Option<Uuid>> {
     refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select(refresh_tokens::session_id)
@@ -101,10 +98,7 @@ pub async fn session_of(
 }
 
 /// Clears successor nonces of tokens spent before `spent_before`.
-pub async fn clear_nonces(
-    conn: &mut DbConn,
-    spent_before: OffsetDateTime,
-) -> QueryResult<usize> {
+pub async fn clear_nonces(conn: &mut DbConn, spent_before: OffsetDateTime) -> QueryResult<usize> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::successor_nonce.is_not_null())
@@ -116,10 +110,7 @@ pub async fn clear_nonces(
 }
 
 /// Deletes refresh tokens whose session is revoked or past its expiry.
-pub async fn delete_of_dead_sessions(
-    conn: &mut DbConn,
-    now: OffsetDateTime,
-) -> QueryResult<usize> {
+pub async fn delete_of_dead_sessions(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<usize> {
     let dead = sessions::table
         .filter(
             sessions::revoked_at

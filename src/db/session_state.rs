@@ -3,9 +3,9 @@
 //! `auth::http::session_store`; `session_id` lets a revocation drop the state too.
 
 use super::schema::session_state;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -93,10 +93,7 @@ pub async fn delete_for_sessions(conn: &mut DbConn, ids: &[Uuid]) -> QueryResult
 }
 
 /// Deletes expired state rows (periodic purge).
-pub async fn purge_expired(
-    conn: &mut DbConn,
-    now: OffsetDateTime,
-) -> QueryResult<usize> {
+pub async fn purge_expired(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<usize> {
     diesel::delete(session_state::table.filter(session_state::expires_at.le(now)))
         .execute(conn)
         .await

@@ -3,9 +3,9 @@
 
 use super::schema::{sessions, users};
 use super::users::User;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -239,10 +239,7 @@ pub async fn is_revoked_or_gone(conn: &mut DbConn, id: Uuid) -> QueryResult<bool
 }
 
 /// The session row, locked for the rest of the transaction.
-pub async fn find_for_update(
-    conn: &mut DbConn,
-    id: Uuid,
-) -> QueryResult<Option<SessionRow>> {
+pub async fn find_for_update(conn: &mut DbConn, id: Uuid) -> QueryResult<Option<SessionRow>> {
     sessions::table
         .find(id)
         .select(SessionRow::as_select())
@@ -253,10 +250,7 @@ pub async fn find_for_update(
 }
 
 /// Deletes sessions that died (revoked or expired) before `cutoff`.
-pub async fn delete_dead_before(
-    conn: &mut DbConn,
-    cutoff: OffsetDateTime,
-) -> QueryResult<usize> {
+pub async fn delete_dead_before(conn: &mut DbConn, cutoff: OffsetDateTime) -> QueryResult<usize> {
     diesel::delete(
         sessions::table.filter(
             sessions::revoked_at

@@ -3,9 +3,9 @@
 //! `active` (signing), then `retired` (verifying until its tokens expired).
 
 use super::schema::signing_keys;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use super::DbConn;
 use time::OffsetDateTime;
 
 /// Channel on which key changes (rotation, retirement) are announced, so that
@@ -155,10 +155,7 @@ pub async fn promote_due(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<
 }
 
 /// Inserts `row` only if there is no active key yet (first start).
-pub async fn insert_if_none_active(
-    conn: &mut DbConn,
-    row: &SigningKeyRow,
-) -> QueryResult<()> {
+pub async fn insert_if_none_active(conn: &mut DbConn, row: &SigningKeyRow) -> QueryResult<()> {
     diesel::insert_into(signing_keys::table)
         .values(row)
         .on_conflict_do_nothing()

@@ -1,9 +1,9 @@
 //! `users` rows.
 
 use super::schema::users;
+use super::DbConn;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use super::DbConn;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -110,10 +110,7 @@ pub async fn delete(conn: &mut DbConn, id: Uuid) -> QueryResult<usize> {
     diesel::delete(users::table.find(id)).execute(conn).await
 }
 
-pub async fn password_hash_for_update(
-    conn: &mut DbConn,
-    id: Uuid,
-) -> QueryResult<Option<String>> {
+pub async fn password_hash_for_update(conn: &mut DbConn, id: Uuid) -> QueryResult<Option<String>> {
     users::table
         .find(id)
         .select(users::password_hash)
@@ -147,11 +144,7 @@ pub async fn set_scopes(
 }
 
 /// Marks the address verified (if it was not already).
-pub async fn mark_verified(
-    conn: &mut DbConn,
-    id: Uuid,
-    now: OffsetDateTime,
-) -> QueryResult<()> {
+pub async fn mark_verified(conn: &mut DbConn, id: Uuid, now: OffsetDateTime) -> QueryResult<()> {
     diesel::update(
         users::table
             .find(id)

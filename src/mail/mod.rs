@@ -18,8 +18,8 @@ pub mod transport;
 pub use transport::Mailer;
 
 use crate::db::mail_outbox::{self, NewMail};
-use diesel::QueryResult;
 use crate::db::DbConn;
+use diesel::QueryResult;
 use time::{Duration, OffsetDateTime};
 
 /// A mail to queue: subject and both bodies.
@@ -31,11 +31,7 @@ pub struct Outgoing {
 }
 
 /// Queues `mail` on `conn` (inside the caller's transaction).
-pub async fn enqueue(
-    conn: &mut DbConn,
-    mail: &Outgoing,
-    now: OffsetDateTime,
-) -> QueryResult<()> {
+pub async fn enqueue(conn: &mut DbConn, mail: &Outgoing, now: OffsetDateTime) -> QueryResult<()> {
     mail_outbox::insert(
         conn,
         &NewMail {

@@ -9,7 +9,7 @@ use crate::support::*;
 use awc::http::StatusCode;
 use time::Duration;
 
-async fn app_with_smtp(
+pub(crate) async fn app_with_smtp(
     configure: impl FnOnce(&mut hybrid_auth::config::Settings),
 ) -> (TestApp, SmtpReceiver) {
     let smtp = SmtpReceiver::start().await;
@@ -30,7 +30,7 @@ fn mails_to<'a>(mails: &'a [Mail], to: &str, subject: &str) -> Vec<&'a Mail> {
 }
 
 /// Waits until `to` has `n` mails with `subject`; returns the newest's link.
-async fn nth_link(
+pub(crate) async fn nth_link(
     app: &TestApp,
     smtp: &SmtpReceiver,
     to: &str,
@@ -55,13 +55,13 @@ async fn nth_link(
 }
 
 /// The path of an absolute link into the app.
-fn path_of(app: &TestApp, url: &str) -> String {
+pub(crate) fn path_of(app: &TestApp, url: &str) -> String {
     url.strip_prefix(&app.state.settings.public_url)
         .unwrap()
         .to_owned()
 }
 
-async fn request_reset(app: &TestApp, email: &str) -> Response {
+pub(crate) async fn request_reset(app: &TestApp, email: &str) -> Response {
     let token = app.csrf_for("/password/forgot").await;
     app.post("/password/forgot")
         .form(&[("csrf_token", &token), ("email", email)])

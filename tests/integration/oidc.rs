@@ -161,6 +161,8 @@ async fn an_identity_with_a_local_accounts_email_is_linked_only_after_its_owner_
     // Someone else's session cannot take the link over either.
     let mallory = app.another_browser();
     mallory.signed_in_user().await;
+    // Both addresses proven, so what is refused below is the ownership.
+    app.prove_addresses().await;
     if let Some(link) = browser.cookie("oidc-link") {
         mallory.set_cookie("oidc-link", &link);
     }
@@ -746,6 +748,8 @@ async fn a_person_continues_with_the_provider_links_an_existing_account_and_unli
         local.register("finn@example.com", PASSWORD).await.status,
         StatusCode::SEE_OTHER
     );
+    // Finn has confirmed the address (the confirmation mail is lifecycle's).
+    app.prove_addresses().await;
     op.profile("finn-elsewhere", "finn@example.com", true).await;
     browser.goto(&format!("{}/logout", app.address)).await;
     browser.click("form[action='/logout'] button").await;

@@ -59,6 +59,15 @@ async fn sign_in(app: &TestApp, browser: &Browser, email: &str, password: &str) 
     browser.click("form[action='/login'] button").await;
 }
 
+/// The signed-in person confirms their address from the registration mail,
+/// as they must before adding a second factor or a passkey.
+async fn confirm_address(app: &TestApp, browser: &Browser, smtp: &SmtpReceiver, email: &str) {
+    let url = confirmation_link(app, smtp, email, 1).await;
+    browser.goto(&url).await;
+    browser.click("form[action='/email/verify'] button").await;
+    browser.wait_for_url("/account?notice=email-verified").await;
+}
+
 /// The confirmation link of the `n`-th verification mail to `to`.
 async fn confirmation_link(app: &TestApp, smtp: &SmtpReceiver, to: &str, n: usize) -> String {
     let prefix = format!("{}/email/verify/", app.state.settings.public_url);
@@ -283,10 +292,11 @@ async fn a_user_turns_on_an_authenticator_app_and_signs_in_with_its_code() {
     let Some(browser) = Browser::start().await else {
         return;
     };
-    let (app, _smtp) = app_for_the_browser(|_| {}).await;
+    let (app, smtp) = app_for_the_browser(|_| {}).await;
     let email = format!("totp-{}@example.com", uuid::Uuid::new_v4().simple());
     fill_register(&app, &browser, &email, PASSWORD).await;
     browser.wait_for_url("/account?notice=welcome").await;
+    confirm_address(&app, &browser, &smtp, &email).await;
     let secret = enable_totp_in_browser(&app, &browser).await;
 
     browser.goto(&format!("{}/logout", app.address)).await;
@@ -327,6 +337,7 @@ async fn a_stale_session_confirms_it_is_you_then_removes_the_app_and_deletes_the
     let email = format!("stale-{}@example.com", uuid::Uuid::new_v4().simple());
     fill_register(&app, &browser, &email, PASSWORD).await;
     browser.wait_for_url("/account?notice=welcome").await;
+    confirm_address(&app, &browser, &smtp, &email).await;
     let secret = enable_totp_in_browser(&app, &browser).await;
 
     app.clock
@@ -383,10 +394,11 @@ async fn a_passkey_added_from_the_account_page_signs_in_alone_and_as_the_second_
         return;
     };
     let authenticator = browser.add_virtual_authenticator().await;
-    let (app, _smtp) = app_for_the_browser_at("localhost", |_| {}).await;
+    let (app, smtp) = app_for_the_browser_at("localhost", |_| {}).await;
     let email = format!("passkey-{}@example.com", uuid::Uuid::new_v4().simple());
     fill_register(&app, &browser, &email, PASSWORD).await;
     browser.wait_for_url("/account?notice=welcome").await;
+    confirm_address(&app, &browser, &smtp, &email).await;
 
     browser.type_into("#passkey-name", "This laptop").await;
     browser.click("#add-passkey").await;

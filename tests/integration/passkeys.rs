@@ -10,7 +10,12 @@ use awc::http::StatusCode;
 use serde_json::{json, Value};
 
 /// POSTs JSON with the CSRF token of the page at `token_page`.
-async fn post_json(app: &TestApp, path: &str, token_page: &str, body: Value) -> Response {
+pub(crate) async fn post_json(
+    app: &TestApp,
+    path: &str,
+    token_page: &str,
+    body: Value,
+) -> Response {
     let csrf = app.csrf_for(token_page).await;
     app.post(path)
         .header("X-CSRF-Token", &csrf)
@@ -20,7 +25,8 @@ async fn post_json(app: &TestApp, path: &str, token_page: &str, body: Value) -> 
 }
 
 /// Adds a passkey for the signed-in client: (the authenticator, the 201 body).
-async fn add_passkey(app: &TestApp, name: &str) -> (SoftAuthenticator, Value) {
+pub(crate) async fn add_passkey(app: &TestApp, name: &str) -> (SoftAuthenticator, Value) {
+    app.prove_addresses().await;
     let mut key = SoftAuthenticator::new(&app.state.settings.public_url);
     let options = post_json(app, "/account/passkeys/options", "/account", json!({})).await;
     assert_eq!(options.status, StatusCode::OK, "{}", options.body);
@@ -35,6 +41,39 @@ async fn add_passkey(app: &TestApp, name: &str) -> (SoftAuthenticator, Value) {
     .await;
     assert_eq!(res.status, StatusCode::CREATED, "{}", res.body);
     (key, res.json())
+}
+
+#[actix_web::test]
+async fn a_passkey_session_that_turns_totp_on_names_only_the_methods_it_used() {
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let (mut key, _) = add_passkey(&app, "Laptop").await;
+    let browser = app.another_browser();
+    let res = passkey_sign_in(&browser, &mut key, &Tamper::default()).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    // This passkey session types the set-up code of an authenticator app
+    // (not its first factor: no recovery codes, back to the account).
+    let (secret, csrf) = crate::support::factors::setup_secret(&browser).await;
+    let code = crate::support::factors::code_now(&browser, &secret);
+    let res = browser
+        .post("/account/mfa/totp")
+        .form(&[("csrf_token", csrf.as_str()), ("code", &code)])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), "/account?notice=mfa-enabled");
+    let csrf = browser.csrf_for("/account").await;
+    let token = browser
+        .post("/auth/token")
+        .header("X-CSRF-Token", &csrf)
+        .send()
+        .await;
+    let claims = jwt_part(token.json()["access_token"].as_str().unwrap(), 1);
+    assert_eq!(
+        (claims["acr"].clone(), claims["amr"].clone()),
+        (json!("aal2"), json!(["hwk", "otp", "mfa"])),
+        "no `pwd`: this session never typed a password"
+    );
 }
 
 /// The passkey sign-in: options, then the (possibly tampered) assertion.
@@ -163,6 +202,7 @@ async fn assertions_that_do_not_verify_are_refused_and_create_nothing() {
 async fn a_registration_that_does_not_verify_stores_nothing() {
     let app = spawn_app().await;
     app.signed_in_user().await;
+    app.prove_addresses().await;
     for tamper in [
         Tamper {
             origin: Some("https://evil.example".into()),

@@ -170,3 +170,42 @@ async fn a_lost_listener_behind_a_transaction_pooler_fails_closed() {
     let res = app.api_get("/api/v1/ping", &access).await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.body);
 }
+
+#[actix_web::test]
+async fn no_prepared_statement_is_left_on_the_poolers_servers() {
+    let Some(app) = spawn_app_through_pgbouncer().await else {
+        return;
+    };
+    // Work of every kind: forms, grants (one failing inside its
+    // transaction), pages, reads that return rows.
+    let email = app.signed_in_user().await;
+    assert_eq!(app.get("/account").await.status, StatusCode::OK);
+    app.api_tokens_for(&email).await;
+    app.password_grant(&email, "wrong password", None).await;
+    // A duplicate address: refused, nothing created.
+    let again = app.another_browser().register(&email, PASSWORD).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+    // Each sample runs on whichever server the pooler gives it; parallel
+    // samples reach several. Each sees only its own statement.
+    let samples = (0..8).map(|_| async {
+        let mut conn = app.conn().await;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        use diesel_async::RunQueryDsl;
+        let row: N =
+            diesel::sql_query("SELECT count(*) AS n FROM pg_prepared_statements, pg_sleep(0.05)")
+                .get_result(&mut conn)
+                .await
+                .unwrap();
+        row.n
+    });
+    for n in futures_util::future::join_all(samples).await {
+        assert_eq!(
+            n, 1,
+            "a server holds prepared statements of earlier transactions"
+        );
+    }
+}

@@ -19,9 +19,9 @@ use crate::db;
 use crate::db::account_tokens;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::users::{self, User};
+use crate::db::DbConn;
 use crate::mail;
 use diesel_async::AsyncConnection;
-use crate::db::DbConn;
 use std::sync::Arc;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -335,5 +335,8 @@ pub async fn verify_email(
             Ok(Some(user_id))
         })
         .await?;
+    if let Some(id) = user_id {
+        state.session_cache.forget_user(id);
+    }
     Ok(user_id)
 }

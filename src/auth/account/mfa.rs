@@ -18,9 +18,9 @@ use crate::auth::state::AppState;
 use crate::db;
 use crate::db::auth_events::{self, NewEvent};
 use crate::db::passkeys::{self, NewPasskey};
+use crate::db::DbConn;
 use crate::db::{factors, users};
 use diesel_async::AsyncConnection;
-use crate::db::DbConn;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
@@ -66,6 +66,11 @@ pub fn show_totp(
     }))
 }
 
+/// Why nothing can be attached yet to an account whose address is not proven
+/// (whoever registered someone else's address must not be able to keep a way
+/// in once the owner takes it back).
+pub const ADDRESS_UNCONFIRMED: &str = "Confirm your email address first: an authenticator app, a passkey or a sign-in provider can be added once the address is proven to be yours. The account page sends the confirmation mail again.";
+
 pub enum TotpEnable {
     /// On; the recovery codes to show once (only when this is the user's
     /// first second factor).
@@ -76,6 +81,8 @@ pub enum TotpEnable {
     AlreadyOn,
     /// The session ended meanwhile.
     Conflict,
+    /// The address is not confirmed yet: nothing changed.
+    AddressUnconfirmed,
 }
 
 async fn record(
@@ -122,13 +129,23 @@ async fn lock_live(
     conn: &mut DbConn,
     user: &CurrentUser,
 ) -> diesel::QueryResult<bool> {
+    Ok(lock_live_user(state, conn, user).await?.is_some())
+}
+
+/// `lock_live`, giving the locked (current) user row when the session is live.
+async fn lock_live_user(
+    state: &AppState,
+    conn: &mut DbConn,
+    user: &CurrentUser,
+) -> diesel::QueryResult<Option<users::User>> {
     let now = state.clock.now();
-    if users::find_for_update(conn, user.user.id).await?.is_none() {
-        return Ok(false);
-    }
-    Ok(db::sessions::find_for_update(conn, user.session.id)
+    let Some(locked) = users::find_for_update(conn, user.user.id).await? else {
+        return Ok(None);
+    };
+    let live = db::sessions::find_for_update(conn, user.session.id)
         .await?
-        .is_some_and(|s| s.is_live(now)))
+        .is_some_and(|s| s.is_live(now));
+    Ok(live.then_some(locked))
 }
 
 /// A new set of recovery codes for `user_id`, and what is stored of them.
@@ -164,8 +181,11 @@ pub async fn enable_totp(
     let mut conn = db::conn(&state.pool).await?;
     let outcome = conn
         .transaction::<_, AuthError, _>(async |conn| {
-            if !lock_live(state, conn, user).await? {
+            let Some(locked) = lock_live_user(state, conn, user).await? else {
                 return Ok(TotpEnable::Conflict);
+            };
+            if locked.email_verified_at.is_none() {
+                return Ok(TotpEnable::AddressUnconfirmed);
             }
             let first = !second_factor::required(conn, user.user.id).await?;
             if !factors::insert_totp(conn, user.user.id, sealed, step, now).await? {
@@ -213,7 +233,11 @@ async fn factor_added(
     record(conn, change.event, user, ip, change.detail, now).await?;
     revoke_others(state, conn, user, ip).await?;
     // The code or passkey just proven joins what this session already used.
-    let method = if change.detail == "passkey" { "hwk" } else { "otp" };
+    let method = if change.detail == "passkey" {
+        "hwk"
+    } else {
+        "otp"
+    };
     let raised = Assurance::adding(&user.session.amr, method);
     sessions::set_assurance(state, conn, user.session.id, raised, None).await?;
     notices::queue(state, conn, &user.user.email, change.notice, ip).await?;
@@ -283,6 +307,8 @@ pub enum PasskeyAdd {
     /// Its credential is registered already.
     Duplicate,
     Conflict,
+    /// The address is not confirmed yet: nothing stored.
+    AddressUnconfirmed,
 }
 
 /// Stores a verified passkey for `user` under `name`: a second factor
@@ -300,8 +326,11 @@ pub async fn add_passkey(
     let mut conn = db::conn(&state.pool).await?;
     let outcome = conn
         .transaction::<_, AuthError, _>(async |conn| {
-            if !lock_live(state, conn, user).await? {
+            let Some(locked) = lock_live_user(state, conn, user).await? else {
                 return Ok(PasskeyAdd::Conflict);
+            };
+            if locked.email_verified_at.is_none() {
+                return Ok(PasskeyAdd::AddressUnconfirmed);
             }
             let first = !second_factor::required(conn, user.user.id).await?;
             let new = NewPasskey {

@@ -5,8 +5,8 @@
 use super::mails::{security_notice_mail, Notice};
 use crate::auth::error::AuthError;
 use crate::auth::state::AppState;
-use crate::mail;
 use crate::db::DbConn;
+use crate::mail;
 
 pub async fn queue(
     state: &AppState,

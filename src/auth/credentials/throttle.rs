@@ -5,9 +5,9 @@
 
 use crate::auth::crypto;
 use crate::db::login_failures;
+use crate::db::DbConn;
 use diesel::QueryResult;
 use diesel_async::AsyncConnection;
-use crate::db::DbConn;
 use std::net::IpAddr;
 use time::{Duration, OffsetDateTime};
 
@@ -109,11 +109,7 @@ pub async fn cancel(conn: &mut DbConn, attempt: Attempt) -> QueryResult<()> {
     Ok(())
 }
 
-pub async fn succeed(
-    conn: &mut DbConn,
-    email: &str,
-    attempt: Attempt,
-) -> QueryResult<()> {
+pub async fn succeed(conn: &mut DbConn, email: &str, attempt: Attempt) -> QueryResult<()> {
     login_failures::delete_key(conn, &email_key(email)).await?;
     if let Some(id) = attempt.ip_row {
         login_failures::delete_row(conn, id).await?;

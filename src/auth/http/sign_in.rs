@@ -8,8 +8,8 @@ use crate::auth::events::RevokeReason;
 use crate::auth::sessions::{self, Assurance, Kind, Target};
 use crate::auth::state::AppState;
 use crate::db::users::User;
-use crate::error::AppError;
 use crate::db::DbConn;
+use crate::error::AppError;
 
 /// Creates a web session for `user`, authenticated as `assurance`, under a
 /// renewed cookie key (no fixation). The session this browser's cookie

@@ -13,9 +13,9 @@ use crate::auth::events::AuthEvent;
 use crate::auth::tokens::scopes;
 use crate::db::oidc::{self as rows, Identity, PendingLink};
 use crate::db::users::{self, NewUser, User};
+use crate::db::DbConn;
 use crate::db::{self, passkeys};
 use diesel_async::AsyncConnection;
-use crate::db::DbConn;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -156,6 +156,9 @@ pub enum Linked {
     Gone,
     /// That identity is linked to someone already.
     Taken,
+    /// The account's address is not confirmed yet: nothing is attached to
+    /// an address before it is proven (the link stays for after that).
+    AddressUnconfirmed,
 }
 
 /// Links the pending identity to `user_id` (who signed in after it was
@@ -170,6 +173,12 @@ pub async fn complete_link(
 ) -> Result<Linked, AuthError> {
     let db = |e: diesel::result::Error| AuthError::from(db::DbError::from(e));
     conn.transaction::<_, AuthError, _>(async |conn| {
+        let owner = crate::db::users::find_for_update(conn, user_id)
+            .await
+            .map_err(db)?;
+        if owner.is_some_and(|u| u.email_verified_at.is_none()) {
+            return Ok(Linked::AddressUnconfirmed);
+        }
         let link = rows::take_link(conn, &crypto::sha256(token.as_bytes()), user_id, now)
             .await
             .map_err(db)?;
@@ -208,10 +217,7 @@ pub async fn complete_link(
     .await
 }
 
-pub async fn identities(
-    conn: &mut DbConn,
-    user_id: Uuid,
-) -> Result<Vec<Identity>, AuthError> {
+pub async fn identities(conn: &mut DbConn, user_id: Uuid) -> Result<Vec<Identity>, AuthError> {
     Ok(rows::identities_of(conn, user_id)
         .await
         .map_err(db::DbError::from)?)

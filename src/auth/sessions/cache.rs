@@ -129,4 +129,10 @@ impl SessionCache {
     pub fn forget_session(&self, sid: Uuid) {
         self.sessions.remove(&sid);
     }
+
+    /// Drops every cached session of `user_id` (its user row changed, e.g.
+    /// the address was just confirmed).
+    pub fn forget_user(&self, user_id: Uuid) {
+        self.sessions.retain(|c| c.user.id != user_id);
+    }
 }

@@ -15,9 +15,9 @@ use crate::db::auth_events::{self, NewEvent};
 use crate::db::session_state;
 use crate::db::sessions::{self as rows, NewSession, SessionRow};
 use crate::db::users::{self, User};
+use crate::db::DbConn;
 use diesel::QueryResult;
 use diesel_async::AsyncConnection;
-use crate::db::DbConn;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -250,7 +250,9 @@ pub async fn create(
 
 /// Whether `user_id` has a second factor (read inside the caller's lock).
 async fn has_second_factor(conn: &mut DbConn, user_id: Uuid) -> QueryResult<bool> {
-    Ok(crate::db::factors::find_totp(conn, user_id).await?.is_some()
+    Ok(crate::db::factors::find_totp(conn, user_id)
+        .await?
+        .is_some()
         || crate::db::passkeys::count_for_user(conn, user_id).await? > 0)
 }
 
@@ -363,4 +365,34 @@ pub async fn revoke_with(
         );
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Assurance;
+
+    #[test]
+    fn a_new_factor_joins_the_methods_the_session_used() {
+        let cases = [
+            ("pwd", "otp", Assurance::PASSWORD_OTP),
+            ("pwd", "hwk", Assurance::PASSWORD_PASSKEY),
+            ("hwk", "otp", Assurance::PASSKEY_OTP),
+            ("hwk", "hwk", Assurance::PASSKEY),
+            ("fed", "otp", Assurance::FEDERATED_OTP),
+            ("fed", "hwk", Assurance::FEDERATED_PASSKEY),
+            ("pwd hwk mfa", "otp", Assurance::PASSWORD_PASSKEY_OTP),
+            ("pwd otp mfa", "otp", Assurance::PASSWORD_OTP),
+            ("fed otp mfa", "hwk", Assurance::FEDERATED_PASSKEY_OTP),
+        ];
+        for (amr, method, expected) in cases {
+            assert_eq!(Assurance::adding(amr, method), expected, "{amr} + {method}");
+        }
+    }
+
+    #[test]
+    fn removing_the_last_factor_keeps_the_first_factor_used() {
+        assert_eq!(Assurance::first_factor("pwd otp mfa"), Assurance::PASSWORD);
+        assert_eq!(Assurance::first_factor("fed hwk mfa"), Assurance::FEDERATED);
+        assert_eq!(Assurance::first_factor("hwk otp mfa"), Assurance::PASSKEY);
+    }
 }

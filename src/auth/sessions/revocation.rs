@@ -14,9 +14,9 @@
 
 use crate::clock::Clock;
 use crate::db::signing_keys::KEYS_CHANNEL;
+use crate::db::DbConn;
 use crate::db::{self, sessions, DbError, PgPool};
 use diesel_async::AsyncConnection;
-use crate::db::DbConn;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -165,12 +165,9 @@ impl RevocationView {
     /// instance noted while the listener was away must not be dropped.
     pub async fn connect(&self, database_url: &str) -> anyhow::Result<DbConn> {
         let url = listener_url(database_url);
-        let mut conn = tokio::time::timeout(
-            StdDuration::from_secs(10),
-            DbConn::establish(&url),
-        )
-        .await
-        .map_err(|_| anyhow::anyhow!("timed out connecting the revocation listener"))??;
+        let mut conn = tokio::time::timeout(StdDuration::from_secs(10), DbConn::establish(&url))
+            .await
+            .map_err(|_| anyhow::anyhow!("timed out connecting the revocation listener"))??;
         sessions::listen_revoked(&mut conn).await?;
         db::listen(&mut conn, KEYS_CHANNEL).await?;
         db::listen(&mut conn, &self.channel).await?;

@@ -152,11 +152,7 @@ impl Keys {
     }
 
     /// Re-reads the keys (after a rotation elsewhere, or periodically).
-    pub async fn reload(
-        &self,
-        conn: &mut DbConn,
-        now: OffsetDateTime,
-    ) -> anyhow::Result<()> {
+    pub async fn reload(&self, conn: &mut DbConn, now: OffsetDateTime) -> anyhow::Result<()> {
         rows::promote_due(conn, now).await?;
         let rows = rows::usable(conn, now - self.retention).await?;
         let ring = Arc::new(KeyRing::from_rows(&rows)?);

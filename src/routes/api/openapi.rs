@@ -121,6 +121,7 @@ const SCOPES: &[(&str, &str)] = &[
             TokenIssued,
             SessionUnavailable,
             PageForbidden,
+            PasskeyForbidden,
             PageRedirect,
             PageUnavailable,
             PasskeyRefused,
@@ -176,8 +177,8 @@ error_responses! {
     OAuthError: "RFC 6749 §5.2: `invalid_request` (a missing, empty or repeated parameter, an unreadable body), `invalid_grant` (wrong credentials, an unknown, spent, revoked or expired refresh token, an unverified address), `invalid_scope`, `unsupported_grant_type`, or `mfa_required` (the password grant for a user with a second factor, without `otp`).";
     Unauthorized: "No token (`unauthorized`), or one that may not be used (`invalid_token`: expired, revoked, or otherwise invalid).",
         WWW_AUTHENTICATE = "`Bearer realm=\"hybrid-auth\"`, with `error=\"invalid_token\"` and `error_description` for a bad token";
-    StepUpOrUnauthorized: "`unauthorized` or `invalid_token` as on every bearer route, or `insufficient_user_authentication` (RFC 9470): the token's sign-in (`auth_time`) is older than REAUTH_WINDOW; sign in again (password grant) and retry.",
-        WWW_AUTHENTICATE = "for the step-up: `Bearer realm=\"hybrid-auth\", error=\"insufficient_user_authentication\", error_description=\"…\", max_age=\"600\"` (max_age = REAUTH_WINDOW in seconds)";
+    StepUpOrUnauthorized: "`unauthorized` or `invalid_token` as on every bearer route, or `insufficient_user_authentication` (RFC 9470): the token's sign-in (`auth_time`) is older than REAUTH_WINDOW, or (`acr_values=\"aal2\"` in the challenge) the user has a second factor and the token is only aal1; sign in again (password grant, with `otp` when `acr_values` asks for aal2) and retry.",
+        WWW_AUTHENTICATE = "for the step-up: `Bearer realm=\"hybrid-auth\", error=\"insufficient_user_authentication\", error_description=\"…\", max_age=\"600\"` (max_age = REAUTH_WINDOW in seconds), plus `acr_values=\"aal2\"` when the token's acr is what falls short";
     LoginRequired: "`login_required`: no live web session (no `WWW-Authenticate`).";
     InsufficientScope: "`insufficient_scope`: the token lacks the scope the route needs.",
         WWW_AUTHENTICATE = "`Bearer realm=\"hybrid-auth\", error=\"insufficient_scope\", scope=\"<needed scope>\"`";
@@ -261,23 +262,43 @@ impl<'s> ToResponse<'s> for PageRedirect {
     }
 }
 
+/// A response of the passkey endpoints that is either the handler's JSON
+/// (`PasskeyError`) or the app's HTML error page.
+fn passkey_json_or_page(description: &str) -> Response {
+    let mut response = html_response(description, &[]);
+    response.content.insert(
+        "application/json".to_owned(),
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("PasskeyError")))
+            .build(),
+    );
+    response
+}
+
 /// The 400 of the passkey endpoints: JSON from the handler, or the HTML
 /// error page for input the database cannot store.
 pub struct PasskeyRefused;
 
 impl<'s> ToResponse<'s> for PasskeyRefused {
     fn response() -> (&'s str, RefOr<Response>) {
-        let mut response = html_response(
+        let response = passkey_json_or_page(
             "`invalid_credential` (it did not verify, the challenge is unknown, spent or expired, or there is no passkey to ask for) or `invalid_request` (a bad body or name), as JSON; an HTML error page for characters that cannot be stored.",
-            &[],
-        );
-        response.content.insert(
-            "application/json".to_owned(),
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("PasskeyError")))
-                .build(),
         );
         ("PasskeyRefused", RefOr::T(response))
+    }
+}
+
+/// The 403 of the passkey endpoints: the HTML error page for a foreign
+/// origin or a bad CSRF token, JSON when the handler refuses (an address not
+/// confirmed yet).
+pub struct PasskeyForbidden;
+
+impl<'s> ToResponse<'s> for PasskeyForbidden {
+    fn response() -> (&'s str, RefOr<Response>) {
+        let response = passkey_json_or_page(
+            "A foreign `Origin` / `Sec-Fetch-Site`, or a missing or wrong CSRF token (`X-CSRF-Token`): the HTML error page. The address is not confirmed yet (`forbidden`; `address_unconfirmed` when adding a passkey): JSON.",
+        );
+        ("PasskeyForbidden", RefOr::T(response))
     }
 }
 

@@ -450,6 +450,14 @@ pub async fn link(
             "That identity is linked to an account already.",
             user.page(),
         ),
+        Linked::AddressUnconfirmed => {
+            return Ok(html_error_for(
+                StatusCode::FORBIDDEN,
+                "Confirm your email address first",
+                crate::auth::account::mfa::ADDRESS_UNCONFIRMED,
+                user.page(),
+            ))
+        }
     };
     add_cookie(
         &mut res,

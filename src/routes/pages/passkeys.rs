@@ -20,7 +20,9 @@ use crate::auth::http::{pending, start_web_session};
 use crate::auth::{AppState, Assurance, ClientInfo, CurrentUser, MaybeUser, TypedSession};
 use crate::db::{self, users};
 use crate::error::AppError;
-use crate::routes::api::openapi::{PageForbidden, PageRedirect, PageUnavailable, PasskeyRefused};
+use crate::routes::api::openapi::{
+    PageForbidden, PageRedirect, PageUnavailable, PasskeyForbidden, PasskeyRefused,
+};
 use crate::web::safe_next;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -102,6 +104,14 @@ fn invalid_credential() -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": "invalid_credential" }))
 }
 
+/// 403: nothing can be attached to an address that is not proven yet.
+fn address_unconfirmed() -> HttpResponse {
+    HttpResponse::Forbidden().json(json!({
+        "error": "address_unconfirmed",
+        "error_description": mfa::ADDRESS_UNCONFIRMED,
+    }))
+}
+
 fn options_response(options: Option<Value>) -> HttpResponse {
     match options {
         Some(o) => HttpResponse::Ok()
@@ -140,7 +150,7 @@ fn go_to(next: &str) -> HttpResponse {
         (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
         (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
         (status = 400, response = PasskeyRefused),
-        (status = 403, response = PageForbidden),
+        (status = 403, response = PasskeyForbidden),
         (status = 503, response = PageUnavailable),
     ),
     security(("session_cookie" = [], "csrf_header" = [])),
@@ -155,6 +165,16 @@ pub async fn register_options(
     };
     require_session_csrf(&req, &state, &user, header_token(&req))?;
     require_recent_auth(&state, &user, "/account").await?;
+    // Read afresh: the cached session may predate the confirmation.
+    let proven = {
+        let mut conn = db::conn(&state.pool).await?;
+        users::find(&mut conn, user.user.id)
+            .await?
+            .is_some_and(|u| u.email_verified_at.is_some())
+    };
+    if !proven {
+        return Ok(address_unconfirmed());
+    }
     let options = passkeys::start_registration(&state, &user.user).await?;
     Ok(options_response(options))
 }
@@ -172,7 +192,7 @@ pub async fn register_options(
         (status = 303, response = PageRedirect),
         (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
         (status = 400, response = PasskeyRefused),
-        (status = 403, response = PageForbidden),
+        (status = 403, response = PasskeyForbidden),
         (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
         (status = 503, response = PageUnavailable),
     ),
@@ -214,6 +234,7 @@ pub async fn register(
             Ok(HttpResponse::Created().json(body))
         }
         PasskeyAdd::Duplicate => Ok(invalid_credential()),
+        PasskeyAdd::AddressUnconfirmed => Ok(address_unconfirmed()),
         PasskeyAdd::Conflict => Err(AppError::LoginRequired {
             next: "/account".to_owned(),
         }),
@@ -289,7 +310,7 @@ pub async fn sign_in_options(
     responses(
         (status = 200, description = "Signed in (the session cookie is set).", body = Redirect),
         (status = 400, response = PasskeyRefused),
-        (status = 403, response = PageForbidden),
+        (status = 403, response = PasskeyForbidden),
         (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
         (status = 503, response = PageUnavailable),
     ),

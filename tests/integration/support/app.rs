@@ -307,6 +307,31 @@ impl TestApp {
         row.id
     }
 
+    /// Marks every address in this test's database proven (as the
+    /// confirmation link would), and drops the cached sessions that still
+    /// say otherwise: factors and passkeys can only be added after that.
+    pub async fn prove_addresses(&self) {
+        let mut conn = self.conn().await;
+        diesel::sql_query(
+            "UPDATE users SET email_verified_at = now() WHERE email_verified_at IS NULL",
+        )
+        .execute(&mut conn)
+        .await
+        .expect("prove addresses");
+        #[derive(diesel::QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: uuid::Uuid,
+        }
+        let ids: Vec<Id> = diesel::sql_query("SELECT id FROM sessions")
+            .load(&mut conn)
+            .await
+            .expect("sessions");
+        for id in ids {
+            self.state.session_cache.forget_session(id.id);
+        }
+    }
+
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct N {

@@ -30,6 +30,7 @@ pub fn code_now(app: &TestApp, secret: &[u8]) -> String {
 
 /// The secret on the set-up page this (signed-in) client is shown.
 pub async fn setup_secret(app: &TestApp) -> (Vec<u8>, String) {
+    app.prove_addresses().await;
     let page = app.get("/account/mfa/totp").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let text = element_text(&page.body, "totp-secret").expect("the secret on the page");

@@ -69,7 +69,10 @@ fn start() -> Option<Running> {
         userlist = dir.join("userlist.txt").display(),
     );
     std::fs::write(dir.join("pgbouncer.ini"), ini).expect("ini");
-    let _ = Command::new("chmod").args(["-R", "a+rX"]).arg(&dir).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rX"])
+        .arg(&dir)
+        .status();
     // PgBouncer refuses to run as root (CI runs as root): it then drops to
     // the `postgres` user, who can read the files above. A watchdog shell
     // stops it once this test process is gone (a static is never dropped).
@@ -97,7 +100,10 @@ fn start() -> Option<Running> {
         .expect("start pgbouncer");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "pgbouncer did not start on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "pgbouncer did not start on {port}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Some(Running {
@@ -141,10 +147,7 @@ pub async fn spawn_instance_with(
     configure(&mut settings);
     let pooled = format!("postgres://postgres@127.0.0.1:{port}/{database}");
     let direct = format!("{}/{database}", server_url());
-    let vars = [
-        ("DATABASE_URL", pooled),
-        ("LISTENER_DATABASE_URL", direct),
-    ];
+    let vars = [("DATABASE_URL", pooled), ("LISTENER_DATABASE_URL", direct)];
     let urls = hybrid_auth::config::Settings::from_lookup(|k| {
         vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
     })

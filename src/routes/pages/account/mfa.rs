@@ -127,6 +127,12 @@ pub async fn enable(
         TotpEnable::Conflict => Err(AppError::LoginRequired {
             next: "/account".to_owned(),
         }),
+        TotpEnable::AddressUnconfirmed => Ok(crate::error::html_error_for(
+            StatusCode::FORBIDDEN,
+            "Confirm your email address first",
+            mfa::ADDRESS_UNCONFIRMED,
+            user.page(),
+        )),
     }
 }
 
