@@ -1,5 +1,7 @@
 //! `Email`: parsed once (trimmed, lower-cased, plausibly shaped, and an
-//! address the mailer can send to), trusted after.
+//! address the mailer can send to), trusted after. Quoted local parts and
+//! backslashes are refused: `"ann"@example.com` reaches the same mailbox as
+//! `ann@example.com` but would be another account.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -24,7 +26,7 @@ impl Email {
             && !domain.contains("..")
             && email
                 .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && c != '<' && c != '>')
+                .all(|c| !c.is_whitespace() && !c.is_control() && !"<>\"\\".contains(c))
             && domain
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
@@ -63,6 +65,10 @@ mod tests {
             // Accepted by the shape check once, but no mailer can send to it.
             "a,b@example.com",
             "a\"b@example.com",
+            "\"ann\"@example.com",
+            "ann@evil.com@example.com",
+            "ann@example.com.",
+            "ann@example.com,bob@example.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }

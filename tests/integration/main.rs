@@ -23,6 +23,7 @@ mod mail;
 mod mfa;
 mod notes;
 mod oidc;
+mod oidc_seams;
 mod openapi;
 mod operations;
 mod outage;

@@ -25,6 +25,14 @@ pub async fn cli(database_url: &str, args: &[&str], stdin: &str, env: &[(&str, &
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    // Through the pooler (TEST_THROUGH_PGBOUNCER), the CLI gets the direct
+    // URL too, as docs/deploy.md says a deployment's CLI must.
+    if std::env::var_os("TEST_THROUGH_PGBOUNCER").is_some() {
+        if let Some(db) = database_url.rsplit('/').next() {
+            let direct = format!("{}/{db}", crate::support::database::server_url());
+            cmd.env("LISTENER_DATABASE_URL", direct);
+        }
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

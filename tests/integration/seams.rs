@@ -307,3 +307,96 @@ async fn a_reauthentication_changes_the_cookie_and_the_old_one_is_dead() {
         "the copy taken before no longer opens the account"
     );
 }
+
+#[actix_web::test]
+async fn a_link_works_only_for_its_own_purpose() {
+    let (app, smtp) = app_with_smtp(|_| {}).await;
+    let email = app.signed_in_user().await;
+    let url = nth_link(&app, &smtp, &email, "Confirm your email address", 1, "/email/verify/").await;
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    // The confirmation link's token, taken to the password reset.
+    app.clear_cookies();
+    let page = app.get(&format!("/password/reset/{token}")).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let csrf = app.csrf_for("/password/forgot").await;
+    let res = app
+        .post("/password/reset")
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("token", &token),
+            ("new_password", "a password of mine"),
+            ("password_confirm", "a password of mine"),
+        ])
+        .send()
+        .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert_eq!(
+        app.login(&email, PASSWORD).await.status,
+        StatusCode::SEE_OTHER,
+        "the password is unchanged"
+    );
+}
+
+#[actix_web::test]
+async fn the_principal_comes_from_the_token_never_from_the_body() {
+    let app = spawn_app().await;
+    let (mine, _) = app.api_tokens().await;
+    let (theirs, _) = app.api_tokens().await;
+    let their_id = app.api_get("/api/v1/me", &theirs).await.json()["id"].clone();
+    let res = app
+        .post("/api/v1/notes")
+        .no_cookies()
+        .bearer(&mine)
+        .json(&serde_json::json!({"title": "t", "body": "b", "user_id": their_id}))
+        .send()
+        .await;
+    if res.status == StatusCode::CREATED {
+        let listed = app.api_get("/api/v1/notes", &theirs).await.json();
+        assert_eq!(listed["notes"], serde_json::json!([]), "not written as them");
+    } else {
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    }
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT count(*) AS n FROM notes WHERE user_id = '{}'",
+            their_id.as_str().unwrap()
+        ))
+        .await,
+        0
+    );
+}
+
+#[actix_web::test]
+async fn path_tricks_reach_no_handler_past_its_guard() {
+    let app = spawn_app().await;
+    for path in [
+        "//api/v1/me",
+        "/api/v1/me/",
+        "/API/v1/me",
+        "/api/v1/%6De",
+        "/api/v1/./me",
+        "/api/v1/x/../me",
+        "/account/",
+        "//account",
+    ] {
+        let res = app.get(path).await;
+        assert!(
+            matches!(res.status.as_u16(), 301 | 303 | 308 | 400 | 401 | 404),
+            "{path}: {}",
+            res.status
+        );
+        assert!(!res.body.contains("session_id"), "{path} answered as a signed-in route");
+    }
+    // A throttle keys on the routed form: a trailing slash is no way round it.
+    let email = app.api_user().await;
+    let csrf = app.csrf_for("/login").await;
+    for _ in 0..5 {
+        app.login(&email, "wrong password").await;
+    }
+    let res = app
+        .post("/login/")
+        .form(&[("csrf_token", csrf.as_str()), ("email", &email), ("password", PASSWORD)])
+        .send()
+        .await;
+    assert_ne!(res.status, StatusCode::SEE_OTHER, "no sign-in past the throttle");
+}

@@ -69,6 +69,13 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let database = fresh_database();
+    // TEST_THROUGH_PGBOUNCER=1 runs the suite's apps through the pooler
+    // tests' PgBouncer (transaction mode), listener and migrations direct.
+    if std::env::var_os("TEST_THROUGH_PGBOUNCER").is_some() {
+        if let Some(port) = super::pgbouncer::port() {
+            return super::pgbouncer::spawn_instance_with(&database, port, configure).await;
+        }
+    }
     let mut settings = test_settings(&database);
     configure(&mut settings);
     spawn_app_on(settings).await

@@ -62,7 +62,8 @@ fn start() -> Option<Running> {
          pool_mode = transaction\n\
          default_pool_size = 4\n\
          max_client_conn = 2000\n\
-         max_db_connections = 0\n\
+         server_idle_timeout = 1\n\
+         server_lifetime = 60\n\
          server_reset_query =\n\
          ignore_startup_parameters = extra_float_digits,options\n\
          admin_users = {user}\n",
@@ -129,7 +130,12 @@ pub fn port() -> Option<u16> {
 pub async fn spawn_app_through_pgbouncer() -> Option<TestApp> {
     let port = port()?;
     let database = fresh_database();
-    Some(spawn_instance(&database, port).await)
+    let app = spawn_instance(&database, port).await;
+    assert!(
+        app.state.settings.behind_transaction_pooler(),
+        "the app runs in transaction-pooler mode"
+    );
+    Some(app)
 }
 
 /// Another instance on `database`, through the same PgBouncer.
@@ -144,7 +150,6 @@ pub async fn spawn_instance_with(
     configure: impl FnOnce(&mut hybrid_auth::config::Settings),
 ) -> TestApp {
     let mut settings = test_settings(database);
-    configure(&mut settings);
     let pooled = format!("postgres://postgres@127.0.0.1:{port}/{database}");
     let direct = format!("{}/{database}", server_url());
     let vars = [("DATABASE_URL", pooled), ("LISTENER_DATABASE_URL", direct)];
@@ -154,10 +159,8 @@ pub async fn spawn_instance_with(
     .expect("pooler settings");
     settings.database_url = urls.database_url;
     settings.listener_database_url = urls.listener_database_url;
-    let app = spawn_app_on(settings).await;
-    assert!(
-        app.state.settings.behind_transaction_pooler(),
-        "the app runs in transaction-pooler mode"
-    );
-    app
+    // The test's own settings last (a test that points the app elsewhere,
+    // such as through a proxy it cuts, keeps its own URLs).
+    configure(&mut settings);
+    spawn_app_on(settings).await
 }
