@@ -85,6 +85,10 @@ pub struct Settings {
     pub session_cookie_key: Option<SecretSlice<u8>>,
     pub csrf_key: Option<SecretSlice<u8>>,
     pub refresh_mac_key: Option<SecretSlice<u8>>,
+    /// FACTOR_KEY: seals TOTP secrets (and keys the pending second-step
+    /// cookie) from outside the database; secrets sealed under the key kept
+    /// in the database are re-sealed at start.
+    pub factor_key: Option<SecretSlice<u8>>,
     /// Background purge interval (PURGE_INTERVAL, default 1h; `0s` disables).
     pub purge_interval: Duration,
     /// HTTP worker threads (WORKERS; default: one per core).
@@ -320,14 +324,19 @@ impl Settings {
          -> Result<Option<SecretSlice<u8>>, ConfigError> {
             get(name)
                 .map(|v| {
-                    base64::Engine::decode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        v.trim().trim_end_matches('='),
-                    )
-                    .ok()
-                    .filter(|k| k.len() >= min)
-                    .map(SecretSlice::from)
-                    .ok_or_else(|| err(name, format!("must be base64url of at least {min} bytes")))
+                    // base64url, or standard base64 (`+` and `/`).
+                    let text = v
+                        .trim()
+                        .trim_end_matches('=')
+                        .replace('+', "-")
+                        .replace('/', "_");
+                    base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text)
+                        .ok()
+                        .filter(|k| k.len() >= min)
+                        .map(SecretSlice::from)
+                        .ok_or_else(|| {
+                            err(name, format!("must be base64url of at least {min} bytes"))
+                        })
                 })
                 .transpose()
         };
@@ -361,6 +370,12 @@ impl Settings {
             session_cookie_key: key("SESSION_COOKIE_KEY", 64)?,
             csrf_key: key("CSRF_KEY", 32)?,
             refresh_mac_key: key("REFRESH_MAC_KEY", 32)?,
+            factor_key: match key("FACTOR_KEY", 32)? {
+                Some(k) if secrecy::ExposeSecret::expose_secret(&k).len() != 32 => {
+                    return Err(err("FACTOR_KEY", "must be base64 of exactly 32 bytes"))
+                }
+                other => other,
+            },
             purge_interval: duration("PURGE_INTERVAL", "1h")?,
             hash_concurrency: count("PASSWORD_HASH_CONCURRENCY", cores * 2, 1)?,
             hash_queue: count("PASSWORD_HASH_QUEUE", 64, 0)?,

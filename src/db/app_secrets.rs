@@ -30,3 +30,20 @@ pub async fn get_or_create(
         .first(conn)
         .await
 }
+
+/// The secret `name`, locked for the caller's transaction, if there is one.
+pub async fn find_for_update(conn: &mut DbConn, name: &str) -> QueryResult<Option<Vec<u8>>> {
+    app_secrets::table
+        .find(name)
+        .select(app_secrets::value)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn delete(conn: &mut DbConn, name: &str) -> QueryResult<usize> {
+    diesel::delete(app_secrets::table.find(name))
+        .execute(conn)
+        .await
+}

@@ -26,6 +26,21 @@ impl std::fmt::Debug for TotpFactor {
     }
 }
 
+/// Every authenticator app's (user, sealed secret), for re-sealing.
+pub async fn all_sealed(conn: &mut DbConn) -> QueryResult<Vec<(Uuid, Vec<u8>)>> {
+    totp_factors::table
+        .select((totp_factors::user_id, totp_factors::secret_sealed))
+        .load(conn)
+        .await
+}
+
+pub async fn set_sealed(conn: &mut DbConn, user_id: Uuid, sealed: &[u8]) -> QueryResult<usize> {
+    diesel::update(totp_factors::table.find(user_id))
+        .set(totp_factors::secret_sealed.eq(sealed))
+        .execute(conn)
+        .await
+}
+
 pub async fn find_totp(conn: &mut DbConn, user_id: Uuid) -> QueryResult<Option<TotpFactor>> {
     totp_factors::table
         .find(user_id)

@@ -13,14 +13,17 @@ async fn an_unverified_provider_account_loses_its_identity_when_the_owner_resets
     let smtp = SmtpReceiver::start().await;
     let port = smtp.port;
     let (app, op) =
-        spawn_with_provider(|s| s.mail_url = Some(format!("smtp://127.0.0.1:{port}").into()))
-            .await;
+        spawn_with_provider(|s| s.mail_url = Some(format!("smtp://127.0.0.1:{port}").into())).await;
     // The squatter's provider account claims the owner's address, unverified.
     op.profile("squatter", "owner@example.com", false).await;
     let squatter = app.another_browser();
-    assert_eq!(sign_in(&squatter, "squatter").await.status, StatusCode::SEE_OTHER);
     assert_eq!(
-        app.scalar_i64("SELECT count(*) AS n FROM oidc_identities").await,
+        sign_in(&squatter, "squatter").await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM oidc_identities")
+            .await,
         1
     );
 
@@ -30,7 +33,15 @@ async fn an_unverified_provider_account_loses_its_identity_when_the_owner_resets
         request_reset(&owner, "owner@example.com").await.status,
         StatusCode::OK
     );
-    let url = nth_link(&owner, &smtp, "owner@example.com", "Reset your password", 1, "/password/reset/").await;
+    let url = nth_link(
+        &owner,
+        &smtp,
+        "owner@example.com",
+        "Reset your password",
+        1,
+        "/password/reset/",
+    )
+    .await;
     let form = owner.get(&path_of(&owner, &url)).await;
     let token = url.rsplit('/').next().unwrap().to_owned();
     let res = owner
@@ -46,7 +57,8 @@ async fn an_unverified_provider_account_loses_its_identity_when_the_owner_resets
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 
     assert_eq!(
-        app.scalar_i64("SELECT count(*) AS n FROM oidc_identities").await,
+        app.scalar_i64("SELECT count(*) AS n FROM oidc_identities")
+            .await,
         0,
         "the squatter's identity is gone"
     );
@@ -59,7 +71,9 @@ async fn an_unverified_provider_account_loses_its_identity_when_the_owner_resets
     assert!(res.body.contains("id=\"sign-in-to-link\""), "{}", res.body);
     assert_eq!(again.get("/account").await.status, StatusCode::SEE_OTHER);
     // The owner signs in with the password alone.
-    let res = owner.login("owner@example.com", "the owner's password").await;
+    let res = owner
+        .login("owner@example.com", "the owner's password")
+        .await;
     assert_eq!(res.location(), "/account");
 }
 
@@ -74,7 +88,8 @@ async fn anonymous_provider_starts_meet_429_past_thirty_a_minute() {
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS, "{}", res.body);
     assert!(res.header("retry-after").is_some());
     assert_eq!(
-        app.scalar_i64("SELECT count(*) AS n FROM oidc_requests").await,
+        app.scalar_i64("SELECT count(*) AS n FROM oidc_requests")
+            .await,
         30,
         "a refused start stores nothing"
     );

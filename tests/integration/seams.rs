@@ -312,7 +312,15 @@ async fn a_reauthentication_changes_the_cookie_and_the_old_one_is_dead() {
 async fn a_link_works_only_for_its_own_purpose() {
     let (app, smtp) = app_with_smtp(|_| {}).await;
     let email = app.signed_in_user().await;
-    let url = nth_link(&app, &smtp, &email, "Confirm your email address", 1, "/email/verify/").await;
+    let url = nth_link(
+        &app,
+        &smtp,
+        &email,
+        "Confirm your email address",
+        1,
+        "/email/verify/",
+    )
+    .await;
     let token = url.rsplit('/').next().unwrap().to_owned();
     // The confirmation link's token, taken to the password reset.
     app.clear_cookies();
@@ -352,7 +360,11 @@ async fn the_principal_comes_from_the_token_never_from_the_body() {
         .await;
     if res.status == StatusCode::CREATED {
         let listed = app.api_get("/api/v1/notes", &theirs).await.json();
-        assert_eq!(listed["notes"], serde_json::json!([]), "not written as them");
+        assert_eq!(
+            listed["notes"],
+            serde_json::json!([]),
+            "not written as them"
+        );
     } else {
         assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
     }
@@ -385,7 +397,10 @@ async fn path_tricks_reach_no_handler_past_its_guard() {
             "{path}: {}",
             res.status
         );
-        assert!(!res.body.contains("session_id"), "{path} answered as a signed-in route");
+        assert!(
+            !res.body.contains("session_id"),
+            "{path} answered as a signed-in route"
+        );
     }
     // A throttle keys on the routed form: a trailing slash is no way round it.
     let email = app.api_user().await;
@@ -395,8 +410,72 @@ async fn path_tricks_reach_no_handler_past_its_guard() {
     }
     let res = app
         .post("/login/")
-        .form(&[("csrf_token", csrf.as_str()), ("email", &email), ("password", PASSWORD)])
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", &email),
+            ("password", PASSWORD),
+        ])
         .send()
         .await;
-    assert_ne!(res.status, StatusCode::SEE_OTHER, "no sign-in past the throttle");
+    assert_ne!(
+        res.status,
+        StatusCode::SEE_OTHER,
+        "no sign-in past the throttle"
+    );
+}
+
+#[actix_web::test]
+async fn with_factor_key_set_a_copy_of_the_database_opens_no_totp_secret() {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Sealed {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        user_id: uuid::Uuid,
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        secret_sealed: Vec<u8>,
+    }
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let (secret, _) = enable_totp(&app).await;
+    let db_key = app.state.secrets.factor_key.clone();
+
+    // The same database, an instance started with FACTOR_KEY.
+    let key = [7u8; 32];
+    let mut settings = app.state.settings.clone();
+    settings.factor_key = Some(secrecy::SecretSlice::from(key.to_vec()));
+    let again = spawn_app_on(settings).await;
+    assert_eq!(
+        again
+            .scalar_i64("SELECT count(*) AS n FROM app_secrets WHERE name = 'factor_key'")
+            .await,
+        0,
+        "the database keeps no factor key"
+    );
+    let mut conn = again.conn().await;
+    let row: Sealed = diesel::sql_query("SELECT user_id, secret_sealed FROM totp_factors")
+        .get_result(&mut conn)
+        .await
+        .unwrap();
+    drop(conn);
+    use hybrid_auth::auth::credentials::totp;
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        totp::open(db_key.expose_secret(), row.user_id, &row.secret_sealed).unwrap(),
+        None,
+        "the old, database-kept key opens nothing now"
+    );
+    assert_eq!(
+        totp::open(&key, row.user_id, &row.secret_sealed).unwrap(),
+        Some(secret.clone())
+    );
+    // And the user signs in with the app's code as before.
+    again.clock.advance(time::Duration::seconds(30));
+    crate::support::factors::password_step(&again, &email).await;
+    let res = crate::support::factors::second_step(
+        &again,
+        &crate::support::factors::code_now(&again, &secret),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(res.location(), "/account");
 }
