@@ -16,6 +16,7 @@ mod browser;
 mod caches;
 mod deletion;
 mod forged_tokens;
+mod html;
 mod in_process;
 mod lifecycle;
 mod login;
