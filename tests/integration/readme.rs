@@ -1,4 +1,4 @@
-//! The README shows only code that exists: every ```rust block in it must
+//! The README (and the guide) show only code that exists: every ```rust block in them must
 //! stand, verbatim, in a file of `src/` or `tests/`, which the build
 //! compiles, the suite runs and `cargo fmt --check` checks. A recipe edited
 //! in one place and not the other fails here.
@@ -43,16 +43,19 @@ fn rust_blocks(markdown: &str) -> Vec<String> {
 #[test]
 fn every_rust_block_in_the_readme_is_real_code() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let mut sources = Vec::new();
     rust_files(&root.join("src"), &mut sources);
     rust_files(&root.join("tests"), &mut sources);
-    let blocks = rust_blocks(&readme);
-    assert!(blocks.len() >= 4, "the README's recipes show code");
-    for block in blocks {
-        assert!(
-            sources.iter().any(|s| s.contains(&block)),
-            "this README block is not in src/ or tests/ as written:\n{block}"
-        );
+    // The README's recipes, and their tests in the guide.
+    for (doc, at_least) in [("README.md", 4), ("docs/guide.md", 4)] {
+        let text = std::fs::read_to_string(root.join(doc)).unwrap();
+        let blocks = rust_blocks(&text);
+        assert!(blocks.len() >= at_least, "{doc} shows code");
+        for block in blocks {
+            assert!(
+                sources.iter().any(|s| s.contains(&block)),
+                "this {doc} block is not in src/ or tests/ as written:\n{block}"
+            );
+        }
     }
 }
