@@ -14,7 +14,11 @@ fn sel(css: &str) -> Selector {
 /// Checks one rendered page; `what` names it in failures.
 fn assert_well_formed(what: &str, body: &str) {
     let doc = Html::parse_document(body);
-    assert!(doc.errors.is_empty(), "{what}: parse errors {:?}", doc.errors);
+    assert!(
+        doc.errors.is_empty(),
+        "{what}: parse errors {:?}",
+        doc.errors
+    );
     let titles: Vec<_> = doc.select(&sel("head > title")).collect();
     assert_eq!(titles.len(), 1, "{what}: one <title>");
     let title: String = titles[0].text().collect();

@@ -2,16 +2,22 @@
 //! server-side (keyed by the SHA-256 of its `state`, bound to the browser by
 //! the SHA-256 of a random cookie value) and returns the provider's URL;
 //! `finish` takes that request back (single use, 10 minutes), exchanges the
-//! code and checks the ID token.
+//! code (`openidconnect`'s client over the app's awc, `provider::Http`) and
+//! checks the ID token (`id_token`, on `openidconnect`'s verifier).
 
 use super::id_token::{self, Expected, IdClaims, Invalid};
-use super::provider::{post_token, Provider, Unreachable};
+use super::provider::{Http, Metadata, Provider, Unreachable};
 use crate::auth::crypto;
 use crate::auth::error::AuthError;
 use crate::auth::state::AppState;
 use crate::db;
 use crate::db::oidc::{self as rows, Request};
 use crate::web::encode_query;
+use openidconnect::core::{CoreClient, CoreJsonWebKeySet, CoreTokenResponse};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, IssuerUrl, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, TokenResponse, TokenUrl,
+};
 use time::Duration;
 use uuid::Uuid;
 
@@ -227,32 +233,16 @@ pub async fn finish(
         .ok_or(FlowError::Rejected("no code"))?;
     let metadata = provider.metadata(&state.clock).await?;
     let redirect = redirect_uri(state, provider);
-    let answer = post_token(
-        provider,
-        &metadata.token_endpoint,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &redirect),
-            ("code_verifier", &request.pkce_verifier),
-            ("client_id", &provider.config.client_id),
-        ],
-    )
-    .await?;
-    if answer.status != 200 {
-        return Err(FlowError::Rejected("the token endpoint refused the code"));
-    }
+    let answer = exchange(provider, &metadata, code, &redirect, &request.pkce_verifier).await?;
     let token = answer
-        .body
-        .get("id_token")
-        .and_then(|t| t.as_str())
+        .id_token()
         .ok_or(FlowError::Rejected("no ID token"))?;
     let expected = Expected {
         issuer: &provider.config.issuer,
         client_id: &provider.config.client_id,
         nonce: &request.nonce,
-        now: state.clock.unix(),
-        leeway: state.settings.clock_skew_leeway.whole_seconds(),
+        clock: &state.clock,
+        leeway: state.settings.clock_skew_leeway,
         algorithms: &metadata.id_token_signing_alg_values_supported,
     };
     let jwks = provider.jwks().ok_or(FlowError::Rejected("no JWKS"))?;
@@ -276,5 +266,56 @@ pub async fn finish(
         purpose,
         next: request.next,
         started_at: request.created_at,
+    })
+}
+
+/// The code for tokens at the token endpoint, with the PKCE verifier and
+/// HTTP Basic client authentication (RFC 6749 §2.3.1), by `openidconnect`'s
+/// client over the app's awc. The provider down or failing (5xx) is
+/// `Unreachable`; any other refusal, or an answer that does not parse (a
+/// malformed ID token included), is `Rejected`.
+async fn exchange(
+    provider: &Provider,
+    metadata: &Metadata,
+    code: &str,
+    redirect: &str,
+    verifier: &str,
+) -> Result<CoreTokenResponse, FlowError> {
+    use secrecy::ExposeSecret;
+    let config = &provider.config;
+    let issuer = IssuerUrl::new(config.issuer.clone())
+        .map_err(|e| anyhow::anyhow!("the issuer of {} is not a URL: {e}", config.name))?;
+    let redirect = RedirectUrl::new(redirect.to_owned())
+        .map_err(|e| anyhow::anyhow!("the redirect URI is not a URL: {e}"))?;
+    let token_url = TokenUrl::new(metadata.token_endpoint.clone())
+        .map_err(|e| Unreachable(format!("token endpoint: {e}")))?;
+    // The client only exchanges here: the ID token is checked by
+    // `id_token::validate`, against the JWKS the provider keeps.
+    let client = CoreClient::new(
+        ClientId::new(config.client_id.clone()),
+        issuer,
+        CoreJsonWebKeySet::default(),
+    )
+    .set_client_secret(ClientSecret::new(
+        config.client_secret.expose_secret().to_owned(),
+    ))
+    .set_auth_type(openidconnect::AuthType::BasicAuth)
+    .set_token_uri(token_url)
+    .set_redirect_uri(redirect);
+    let answer = client
+        .exchange_code(AuthorizationCode::new(code.to_owned()))
+        .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
+        .request_async(&Http)
+        .await;
+    answer.map_err(|e| match e {
+        RequestTokenError::Request(unreachable) => FlowError::Unreachable(unreachable),
+        RequestTokenError::Parse(e, _) => {
+            tracing::debug!(error = %e, "unreadable token response");
+            FlowError::Rejected("unreadable token response or ID token")
+        }
+        other => {
+            tracing::debug!(error = %other, "the token endpoint refused the code");
+            FlowError::Rejected("the token endpoint refused the code")
+        }
     })
 }

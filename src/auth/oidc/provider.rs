@@ -4,13 +4,16 @@
 //! (fetched with the metadata, refreshed when an ID token names an unknown
 //! `kid`, at most every JWKS_REFRESH_FLOOR). The HTTP client is awc on
 //! rustls (the TLS stack the app already has), with timeouts and no
-//! redirects followed.
+//! redirects followed; `Http` lends it to `openidconnect` for the token
+//! exchange (oauth2's `AsyncHttpClient`, whose future need not be `Send`).
 
 use crate::clock::Clock;
 use crate::config::OidcProvider;
-use jsonwebtoken::jwk::JwkSet;
+use openidconnect::core::CoreJsonWebKeySet;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 
@@ -42,7 +45,7 @@ pub struct Unreachable(pub String);
 #[derive(Default)]
 struct Learned {
     metadata: Option<Arc<Metadata>>,
-    jwks: Option<Arc<JwkSet>>,
+    jwks: Option<Arc<CoreJsonWebKeySet>>,
     last_discovery: Option<OffsetDateTime>,
     last_jwks_fetch: Option<OffsetDateTime>,
 }
@@ -131,42 +134,53 @@ async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Unreachable> {
     serde_json::from_slice(&body).map_err(|e| Unreachable(format!("GET {url}: {e}")))
 }
 
-/// A token endpoint's answer: its status and JSON body.
-pub struct TokenResponse {
-    pub status: u16,
-    pub body: serde_json::Value,
+/// The app's HTTP client (awc) for `openidconnect`'s requests (the token
+/// exchange): the request goes out as the library built it (its form body,
+/// its Basic client authentication); a body is read up to BODY_LIMIT, and a
+/// server error (5xx) counts as the provider being unreachable, like a
+/// failed connection.
+pub struct Http;
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
+    type Error = Unreachable;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<openidconnect::HttpResponse, Unreachable>> + 'c>>;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(send(request))
+    }
 }
 
-/// POSTs the form to the token endpoint with HTTP Basic client
-/// authentication (RFC 6749 §2.3.1: id and secret form-encoded first).
-pub async fn post_token(
-    provider: &Provider,
-    url: &str,
-    form: &[(&str, &str)],
-) -> Result<TokenResponse, Unreachable> {
-    use secrecy::ExposeSecret;
-    let enc = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    let res = client()
-        .post(url)
-        .basic_auth(
-            enc(&provider.config.client_id),
-            enc(provider.config.client_secret.expose_secret()),
-        )
-        .insert_header((awc::http::header::ACCEPT, "application/json"))
-        .send_form(&form)
+async fn send(
+    request: openidconnect::HttpRequest,
+) -> Result<openidconnect::HttpResponse, Unreachable> {
+    let url = request.uri().to_string();
+    let fail = |what: &dyn std::fmt::Display| Unreachable(format!("{url}: {what}"));
+    let method = awc::http::Method::from_bytes(request.method().as_str().as_bytes())
+        .map_err(|e| fail(&e))?;
+    let mut outgoing = client().request(method, url.as_str());
+    for (name, value) in request.headers() {
+        outgoing = outgoing.append_header((name.as_str(), value.as_bytes()));
+    }
+    let res = outgoing
+        .send_body(request.into_body())
         .await
-        .map_err(|e| Unreachable(format!("token endpoint: {e}")))?;
+        .map_err(|e| fail(&e))?;
     let status = res.status();
+    let headers: Vec<(String, Vec<u8>)> = res
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+        .collect();
     let body = read_body(res).await?;
     if status.is_server_error() {
-        return Err(Unreachable(format!("token endpoint: status {status}")));
+        return Err(fail(&format_args!("status {status}")));
     }
-    Ok(TokenResponse {
-        status: status.as_u16(),
-        body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
-    })
+    let mut response = openidconnect::http::Response::builder().status(status.as_u16());
+    for (name, value) in headers {
+        response = response.header(name, value);
+    }
+    response.body(body.to_vec()).map_err(|e| fail(&e))
 }
 
 impl Provider {
@@ -195,7 +209,7 @@ impl Provider {
                 metadata.issuer
             )));
         }
-        let jwks: JwkSet = get_json(&metadata.jwks_uri).await?;
+        let jwks: CoreJsonWebKeySet = get_json(&metadata.jwks_uri).await?;
         let metadata = Arc::new(metadata);
         let mut learned = learned(self);
         learned.metadata = Some(metadata.clone());
@@ -206,7 +220,7 @@ impl Provider {
     }
 
     /// The JWKS as last fetched.
-    pub fn jwks(&self) -> Option<Arc<JwkSet>> {
+    pub fn jwks(&self) -> Option<Arc<CoreJsonWebKeySet>> {
         learned(self).jwks.clone()
     }
 
@@ -216,7 +230,7 @@ impl Provider {
         &self,
         metadata: &Metadata,
         clock: &Clock,
-    ) -> Result<Option<Arc<JwkSet>>, Unreachable> {
+    ) -> Result<Option<Arc<CoreJsonWebKeySet>>, Unreachable> {
         let now = clock.now();
         {
             let mut learned = learned(self);
@@ -228,7 +242,7 @@ impl Provider {
             }
             learned.last_jwks_fetch = Some(now);
         }
-        let jwks = Arc::new(get_json::<JwkSet>(&metadata.jwks_uri).await?);
+        let jwks = Arc::new(get_json::<CoreJsonWebKeySet>(&metadata.jwks_uri).await?);
         learned(self).jwks = Some(jwks.clone());
         Ok(Some(jwks))
     }
