@@ -24,6 +24,8 @@ mod mail;
 mod mfa;
 mod notes;
 mod oidc;
+mod oidc_browser;
+mod oidc_reauth;
 mod oidc_seams;
 mod openapi;
 mod operations;

@@ -1,27 +1,28 @@
 //! "Continue with …" against a real OpenID Provider (`support::oidc`):
 //! sign-up and sign-in, linking only after the owner signs in, every
 //! callback guard (state, code, `aud`, `nonce`, unknown key), a provider
-//! that says no or is down, unlinking, the second factor (at sign-in and
-//! after a re-authentication at the provider), and the page flows clicked
-//! through in Chromium.
+//! that says no or is down, unlinking, the second factor at sign-in.
+//! Re-authentication at the provider is in `oidc_reauth`, the page flows
+//! clicked through in Chromium in `oidc_browser`, the attacks between
+//! provider sign-in and the other features in `oidc_seams`.
 
+use crate::oidc_reauth::make_stale;
 use crate::support::factors::{code_now, enable_totp, second_step};
 use crate::support::oidc::*;
-use crate::support::webdriver::Browser;
 use crate::support::*;
 use awc::http::StatusCode;
 use diesel_async::RunQueryDsl;
 
-async fn exec(app: &TestApp, sql: &str) {
+pub(crate) async fn exec(app: &TestApp, sql: &str) {
     let mut conn = app.conn().await;
     diesel::sql_query(sql).execute(&mut conn).await.expect(sql);
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
+pub(crate) async fn count(app: &TestApp, sql: &str) -> i64 {
     app.scalar_i64(sql).await
 }
 
-async fn event_count(app: &TestApp, kind: &str) -> i64 {
+pub(crate) async fn event_count(app: &TestApp, kind: &str) -> i64 {
     count(
         app,
         &format!("SELECT count(*) AS n FROM auth_events WHERE kind = '{kind}'"),
@@ -45,7 +46,7 @@ async fn post_unlink(app: &TestApp, id: uuid::Uuid, csrf: &str) -> Response {
         .await
 }
 
-fn assert_refused(res: &Response) {
+pub(crate) fn assert_refused(res: &Response) {
     assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
     assert!(res.body.contains("Sign-in did not work"), "{}", res.body);
 }
@@ -469,386 +470,6 @@ async fn a_user_with_totp_goes_through_login_mfa_after_the_provider() {
         2,
         "this sign-in, and the first browser's provider session that turned TOTP on"
     );
-}
-
-#[actix_web::test]
-async fn a_user_without_a_password_reauthenticates_at_the_provider() {
-    let (app, _op) = spawn_with_provider(|_| {}).await;
-    assert_eq!(sign_in(&app, "dina").await.status, StatusCode::SEE_OTHER);
-    exec(
-        &app,
-        "UPDATE sessions SET auth_time = auth_time - interval '1 hour'",
-    )
-    .await;
-    let page = app.get("/account/reauth?next=/account").await;
-    assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Confirm with Test ID"), "{}", page.body);
-    assert!(!page.body.contains("name=\"password\""), "{}", page.body);
-    let res = app
-        .get(&format!("/login/oidc/{NAME}?purpose=reauth&next=/account"))
-        .await;
-    assert!(
-        res.location().contains("prompt=login"),
-        "{}",
-        res.location()
-    );
-    assert!(res.location().contains("max_age=0"), "{}", res.location());
-    let op = OpBrowser::default();
-    let back = op
-        .authorize(&res.location(), "dina", &app.address, false)
-        .await;
-    let res = app.get(&back[app.address.len()..]).await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    assert_eq!(res.location(), "/account");
-    assert_eq!(event_count(&app, "reauthenticated").await, 1);
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) AS n FROM sessions WHERE auth_time > now() - interval '5 minutes'"
-        )
-        .await,
-        1
-    );
-    // Someone else's identity does not re-authenticate this session.
-    exec(
-        &app,
-        "UPDATE sessions SET auth_time = auth_time - interval '1 hour'",
-    )
-    .await;
-    let res = app
-        .get(&format!("/login/oidc/{NAME}?purpose=reauth&next=/account"))
-        .await;
-    let back = OpBrowser::default()
-        .authorize(&res.location(), "someone-else", &app.address, false)
-        .await;
-    assert_refused(&app.get(&back[app.address.len()..]).await);
-}
-
-/// Moves the sessions' last sign-in an hour back, past REAUTH_WINDOW.
-async fn make_stale(app: &TestApp) {
-    exec(
-        app,
-        "UPDATE sessions SET auth_time = auth_time - interval '1 hour'",
-    )
-    .await;
-}
-
-/// How many sessions signed in (or re-authenticated) in the last minutes.
-async fn fresh_sessions(app: &TestApp) -> i64 {
-    count(
-        app,
-        "SELECT count(*) AS n FROM sessions WHERE auth_time > now() - interval '5 minutes'",
-    )
-    .await
-}
-
-/// Posts `/account/reauth` with a code and no password.
-async fn code_alone(app: &TestApp, code: &str) -> Response {
-    let page = app.get("/account/reauth?next=/account").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let csrf = meta_csrf(&page.body);
-    app.post("/account/reauth")
-        .form(&[
-            ("csrf_token", csrf.as_str()),
-            ("code", code),
-            ("next", "/account"),
-        ])
-        .send()
-        .await
-}
-
-/// A re-authentication at the provider as `login`: the callback's answer.
-async fn reauth_at_provider(app: &TestApp, login: &str) -> Response {
-    let op = OpBrowser::default();
-    let start = format!("/login/oidc/{NAME}?purpose=reauth&next=/account");
-    let callback = through_provider(app, &op, &start, login).await;
-    app.get(&callback).await
-}
-
-#[actix_web::test]
-async fn a_user_with_totp_confirms_at_the_provider_then_with_the_code_alone() {
-    let (app, _op) = spawn_with_provider(|_| {}).await;
-    assert_eq!(sign_in(&app, "gina").await.status, StatusCode::SEE_OTHER);
-    let (secret, codes) = enable_totp(&app).await;
-    // Back to the step of the set-up code (spent), so that the provider's
-    // `auth_time` is not older than the request by the app's clock.
-    app.clock.advance(time::Duration::seconds(-30));
-    make_stale(&app).await;
-
-    // The code alone does nothing without the provider first, even a right
-    // recovery code (which stays unspent).
-    let res = code_alone(&app, &codes[0]).await;
-    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
-    assert_eq!(fresh_sessions(&app).await, 0);
-
-    // The provider alone is the first factor only: nothing renewed yet.
-    let res = reauth_at_provider(&app, "gina").await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    assert!(
-        res.location().starts_with("/account/reauth?next="),
-        "{}",
-        res.location()
-    );
-    assert_eq!(fresh_sessions(&app).await, 0);
-    assert_eq!(event_count(&app, "reauthenticated").await, 0);
-    let page = app.get("/account/reauth?next=/account").await;
-    assert!(page.body.contains("One more step"), "{}", page.body);
-    assert!(!page.body.contains("name=\"password\""), "{}", page.body);
-    assert!(!page.body.contains("Confirm with Test ID"), "{}", page.body);
-    assert_eq!(
-        app.get("/account/mfa/totp").await.status,
-        StatusCode::SEE_OTHER,
-        "still not allowed to act"
-    );
-
-    // A wrong code is refused; the next step's code completes it at aal2.
-    let res = code_alone(&app, "000000").await;
-    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
-    assert_eq!(fresh_sessions(&app).await, 0);
-    app.clock.advance(time::Duration::seconds(30));
-    let res = code_alone(&app, &code_now(&app, &secret)).await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    assert_eq!(res.location(), "/account");
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) AS n FROM sessions WHERE amr = 'fed otp mfa' AND aal = 2 \
-             AND auth_time > now() - interval '5 minutes'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(event_count(&app, "reauthenticated").await, 1);
-
-    // The provider's confirmation is spent with it.
-    make_stale(&app).await;
-    let res = code_alone(&app, &codes[0]).await;
-    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
-    assert_eq!(fresh_sessions(&app).await, 0);
-
-    // And it lasts five minutes.
-    app.clock.advance(time::Duration::seconds(-30));
-    let res = reauth_at_provider(&app, "gina").await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    app.clock.advance(time::Duration::minutes(6));
-    let res = code_alone(&app, &codes[0]).await;
-    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
-    // (The app's clock is now six minutes ahead of the database's.)
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) AS n FROM sessions WHERE auth_time > now() + interval '5 minutes'"
-        )
-        .await,
-        0
-    );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) AS n FROM recovery_codes WHERE used_at IS NOT NULL"
-        )
-        .await,
-        0,
-        "no recovery code was spent by a refused attempt"
-    );
-}
-
-async fn wait_css(browser: &Browser, what: &str, css: &str) {
-    browser
-        .wait_for(what, std::time::Duration::from_secs(15), async |b| {
-            b.count(css).await > 0
-        })
-        .await;
-}
-
-/// The provider's login form: sign in as `login`.
-async fn provider_login(browser: &Browser, login: &str) {
-    wait_css(browser, "the provider's login form", "input[name='login']").await;
-    browser.type_into("input[name='login']", login).await;
-    browser
-        .type_into("input[name='password']", "anything")
-        .await;
-    browser.click("button[type='submit']").await;
-}
-
-/// At the provider's pages: sign in as `login`, then consent.
-async fn at_the_provider(browser: &Browser, login: &str) {
-    provider_login(browser, login).await;
-    wait_css(browser, "the consent form", "input[value='consent']").await;
-    browser.click("button[type='submit']").await;
-}
-
-/// From the app's sign-in page through the provider's pages as `login`, a
-/// new account: the browser lands on the account page's welcome.
-async fn sign_up_at_the_provider(browser: &Browser, app: &TestApp, login: &str) {
-    browser.goto(&format!("{}/login", app.address)).await;
-    browser.screenshot("oidc-login").await;
-    browser.click("#oidc-providers a").await;
-    at_the_provider(browser, login).await;
-    browser
-        .wait_for_url("/account?notice=welcome-provider")
-        .await;
-}
-
-#[actix_web::test]
-async fn a_person_continues_with_the_provider_links_an_existing_account_and_unlinks_in_chromium() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
-    let (app, op) = spawn_with_provider(|_| {}).await;
-
-    // A new account, clicked through the provider's pages.
-    sign_up_at_the_provider(&browser, &app, "emma").await;
-    let page = browser.text().await;
-    assert!(page.contains("Welcome! Your account is ready."), "{page}");
-    assert!(page.contains("emma@example.com"), "{page}");
-    assert!(page.contains("Test ID"), "{page}");
-    browser.screenshot("oidc-account").await;
-
-    // The only way in: unlinking is refused.
-    browser
-        .click("form[action^='/account/identities/'] button")
-        .await;
-    // The account page has an `h1` too: wait for the refusal's own words,
-    // not for an element the page being left already shows.
-    let refusal = "This is your only way to sign in";
-    browser
-        .wait_for(
-            "the refusal",
-            std::time::Duration::from_secs(15),
-            async |b| b.text().await.contains(refusal),
-        )
-        .await;
-    let page = browser.text().await;
-    assert!(page.contains(refusal), "{page}");
-    assert!(
-        browser.url().await.contains("/account/identities/"),
-        "the refusal answers the unlink form itself"
-    );
-    browser.screenshot("oidc-unlink-refused").await;
-    browser
-        .goto(&format!("{}/account/reauth?next=/account", app.address))
-        .await;
-    let page = browser.text().await;
-    assert!(page.contains("Confirm with Test ID"), "{page}");
-    browser.screenshot("oidc-reauth").await;
-    browser
-        .goto(&format!(
-            "{}/login/oidc/{NAME}/callback?state=forged",
-            app.address
-        ))
-        .await;
-    assert!(browser.text().await.contains("Sign-in did not work"));
-    browser.screenshot("oidc-refused").await;
-
-    // Signed out here and at the provider: an identity with the email of a
-    // local account.
-    let local = app.another_browser();
-    assert_eq!(
-        local.register("finn@example.com", PASSWORD).await.status,
-        StatusCode::SEE_OTHER
-    );
-    // Finn has confirmed the address (the confirmation mail is lifecycle's).
-    app.prove_addresses().await;
-    op.profile("finn-elsewhere", "finn@example.com", true).await;
-    browser.goto(&format!("{}/logout", app.address)).await;
-    browser.click("form[action='/logout'] button").await;
-    browser.wait_for_url("/login?notice=signed-out").await;
-    browser
-        .goto(&format!("{}/.well-known/openid-configuration", op.issuer))
-        .await;
-    browser.delete_cookies().await;
-    browser.goto(&format!("{}/register", app.address)).await;
-    browser.screenshot("oidc-register").await;
-    browser.click("#oidc-providers a").await;
-    at_the_provider(&browser, "finn-elsewhere").await;
-    wait_css(&browser, "the link page", "#sign-in-to-link").await;
-    browser.screenshot("oidc-link-needed").await;
-    browser.click("#sign-in-to-link").await;
-    wait_css(&browser, "the login form", "#email").await;
-    browser.type_into("#email", "finn@example.com").await;
-    browser.type_into("#password", PASSWORD).await;
-    browser.click("form[action='/login'] button").await;
-    wait_css(&browser, "the confirm button", "#link-identity").await;
-    browser.screenshot("oidc-link-confirm").await;
-    browser.click("#link-identity").await;
-    browser
-        .wait_for_url("/account?notice=identity-linked")
-        .await;
-    let page = browser.text().await;
-    assert!(page.contains("Sign-in provider linked"), "{page}");
-    assert!(page.contains("finn@example.com"), "{page}");
-    browser
-        .eval("document.getElementById('identities').scrollIntoView(); return 0;")
-        .await;
-    browser.screenshot("oidc-linked").await;
-    browser.quit().await;
-}
-
-/// At the provider again (`prompt=login`): its login form, then its consent
-/// form if it asks again (it may remember the grant).
-async fn at_the_provider_again(browser: &Browser, app: &TestApp, login: &str) {
-    provider_login(browser, login).await;
-    let consent = "input[value='consent']";
-    browser
-        .wait_for(
-            "the consent form or the way back",
-            std::time::Duration::from_secs(15),
-            async |b| {
-                b.url().await.starts_with(&format!("{}/", app.address))
-                    || b.count(consent).await > 0
-            },
-        )
-        .await;
-    if browser.count(consent).await > 0 {
-        browser.click("button[type='submit']").await;
-    }
-}
-
-#[actix_web::test]
-async fn a_person_without_a_password_confirms_at_the_provider_then_with_a_code_in_chromium() {
-    let Some(browser) = Browser::start().await else {
-        return;
-    };
-    let (app, _op) = spawn_with_provider(|_| {}).await;
-    sign_up_at_the_provider(&browser, &app, "ivy").await;
-    let secret = crate::page_flows::enable_totp_in_browser(&app, &browser).await;
-    // Back to the set-up code's (spent) step: the provider's `auth_time`
-    // must not look older than the request by the app's clock.
-    app.clock.advance(time::Duration::seconds(-30));
-    make_stale(&app).await;
-
-    // A sensitive action on a stale session: confirm at the provider first.
-    browser
-        .click("form[action='/account/mfa/totp/delete'] button")
-        .await;
-    browser.wait_for_url("/account/reauth?next=/account").await;
-    let page = browser.text().await;
-    assert!(page.contains("Sign in at your provider again"), "{page}");
-    browser.click("a.button[href^='/login/oidc/']").await;
-    at_the_provider_again(&browser, &app, "ivy").await;
-
-    // Then the code alone, on this app's page.
-    browser.wait_for_url("/account/reauth?next=/account").await;
-    wait_css(&browser, "the code form", "#code").await;
-    let page = browser.text().await;
-    assert!(page.contains("One more step"), "{page}");
-    assert_eq!(browser.count("#password").await, 0, "no password asked for");
-    browser.screenshot("oidc-reauth-code").await;
-    assert_eq!(fresh_sessions(&app).await, 0, "not yet re-authenticated");
-    app.clock.advance(time::Duration::seconds(30));
-    browser.type_into("#code", &code_now(&app, &secret)).await;
-    browser.click("form[action='/account/reauth'] button").await;
-    browser.wait_for_url("/account").await;
-
-    // Now the sensitive action goes through.
-    crate::page_flows::remove_totp_in_browser(&browser).await;
-    assert_eq!(
-        count(&app, "SELECT count(*) AS n FROM totp_factors").await,
-        0,
-        "the authenticator app was removed"
-    );
-    browser.quit().await;
 }
 
 #[actix_web::test]
