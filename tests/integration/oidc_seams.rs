@@ -2,10 +2,8 @@
 //! did not verify the address keeps nothing once the address's owner proves
 //! it by a reset, and anonymous starts of a provider sign-in are bounded.
 
-use crate::lifecycle::{nth_link, path_of, request_reset};
 use crate::support::oidc::*;
 use crate::support::smtp::SmtpReceiver;
-use crate::support::*;
 use awc::http::StatusCode;
 
 #[actix_web::test]
@@ -29,32 +27,7 @@ async fn an_unverified_provider_account_loses_its_identity_when_the_owner_resets
 
     // The owner takes the address back with the reset mail.
     let owner = app.another_browser();
-    assert_eq!(
-        request_reset(&owner, "owner@example.com").await.status,
-        StatusCode::OK
-    );
-    let url = nth_link(
-        &owner,
-        &smtp,
-        "owner@example.com",
-        "Reset your password",
-        1,
-        "/password/reset/",
-    )
-    .await;
-    let form = owner.get(&path_of(&owner, &url)).await;
-    let token = url.rsplit('/').next().unwrap().to_owned();
-    let res = owner
-        .post("/password/reset")
-        .form(&[
-            ("csrf_token", meta_csrf(&form.body).as_str()),
-            ("token", &token),
-            ("new_password", "the owner's password"),
-            ("password_confirm", "the owner's password"),
-        ])
-        .send()
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    crate::seams::owner_resets(&owner, &smtp, "owner@example.com", "the owner's password").await;
 
     assert_eq!(
         app.scalar_i64("SELECT count(*) AS n FROM oidc_identities")

@@ -6,6 +6,7 @@
 //! Without the per-transaction mode of `db::DbConn` each of these answers
 //! 500 (`prepared statement "s5" does not exist` / `already exists`).
 
+use crate::refresh::tokens;
 use crate::support::factors::{code_now, enable_totp, otp_grant, password_step, second_step};
 use crate::support::pgbouncer::{
     port, spawn_app_through_pgbouncer, spawn_instance, spawn_instance_with,
@@ -15,15 +16,6 @@ use crate::support::*;
 use awc::http::StatusCode;
 use std::time::{Duration as StdDuration, Instant};
 use time::Duration;
-
-fn tokens(res: &Response) -> (String, String) {
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let json = res.json();
-    (
-        json["access_token"].as_str().unwrap().to_owned(),
-        json["refresh_token"].as_str().unwrap().to_owned(),
-    )
-}
 
 #[actix_web::test]
 async fn sign_up_pages_and_a_second_factor_work_through_a_transaction_pooler() {

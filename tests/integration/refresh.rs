@@ -7,7 +7,8 @@ use hybrid_auth::auth::tokens::scopes::{default_grant, Scope};
 use serde_json::Value;
 use time::Duration;
 
-fn tokens(res: &Response) -> (String, String) {
+/// The access and refresh tokens of a 200 token response.
+pub(crate) fn tokens(res: &Response) -> (String, String) {
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let json = res.json();
     (

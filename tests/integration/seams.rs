@@ -14,7 +14,7 @@ use hybrid_auth::auth::sessions::{self, Assurance, Kind};
 use hybrid_auth::auth::ClientInfo;
 
 /// The owner of `email` sets `new_password` through the reset mail.
-async fn owner_resets(
+pub(crate) async fn owner_resets(
     app: &TestApp,
     smtp: &crate::support::smtp::SmtpReceiver,
     email: &str,
