@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 #[derive(Parser, Debug)]
 #[command(
-    name = "hybrid-auth",
+    name = env!("CARGO_PKG_NAME"),
     version,
     about = "Web sessions, scoped JWTs and one revocation model, on Postgres.",
     long_about = "Web sessions, scoped JWTs and one revocation model, on Postgres.\n\n\
@@ -52,8 +52,10 @@ pub enum Command {
     /// Delete expired and dead rows now (the server also does it every PURGE_INTERVAL).
     Purge,
     /// Start your own project from this template: rename the package and the
-    /// binary in ./Cargo.toml (the library keeps the name `hybrid_auth`, so
-    /// every `use` line works as it is). Needs no database.
+    /// binary in ./Cargo.toml, and with them every name people see (APP_NAME's
+    /// default: titles, mail sender, realm, audience, database, TOTP issuer,
+    /// API-key prefix). The library keeps the name `hybrid_auth`, so every
+    /// `use` line works as it is. Needs no database.
     Rename {
         /// The new package and binary name, e.g. `my-app`.
         #[arg(value_name = "NAME")]
@@ -212,18 +214,19 @@ fn rename(dir: &std::path::Path, name: &str) -> anyhow::Result<()> {
     let path = dir.join("Cargo.toml");
     let text =
         std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    std::fs::write(&path, rename_manifest(&text, name)?)?;
+    std::fs::write(&path, rename_manifest(&text, env!("CARGO_PKG_NAME"), name)?)?;
     println!(
         "renamed the package and the binary to `{name}` in {}; `cargo run` and `cargo test` \
-         work as before (the binary is now target/debug/{name})",
-        path.display()
+         work as before (the binary is now target/debug/{name}, the default database `{}`)",
+        path.display(),
+        crate::config::default_database_name(name)
     );
     Ok(())
 }
 
-/// The manifest `text` with the template's package and binary names
-/// (`hybrid-auth`, twice) replaced by `name`.
-pub fn rename_manifest(text: &str, name: &str) -> anyhow::Result<String> {
+/// The manifest `text` with the package and binary names (`from`, twice:
+/// this build's package name) replaced by `name`.
+pub fn rename_manifest(text: &str, from: &str, name: &str) -> anyhow::Result<String> {
     let valid = name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name
@@ -234,11 +237,11 @@ pub fn rename_manifest(text: &str, name: &str) -> anyhow::Result<String> {
             "`{name}` is not a package name: letters, digits, `-` and `_`, starting with a letter"
         );
     }
-    let template = "name = \"hybrid-auth\"";
+    let template = format!("name = \"{from}\"");
     if text.lines().filter(|l| l.trim() == template).count() != 2 {
         anyhow::bail!(
-            "this Cargo.toml is not the template's (it should name the package and the binary \
-             `hybrid-auth`): renamed already?"
+            "this Cargo.toml does not name the package and the binary `{from}` (this binary's \
+             name): run the `rename` of the project you are renaming"
         );
     }
     let renamed: Vec<String> = text
@@ -532,17 +535,24 @@ mod tests {
     #[test]
     fn rename_touches_the_package_and_the_binary_only() {
         let manifest = include_str!("../Cargo.toml");
-        let renamed = rename_manifest(manifest, "my-app").unwrap();
-        assert_eq!(renamed.matches("name = \"my-app\"").count(), 2);
+        let this = env!("CARGO_PKG_NAME");
+        let new = if this == "my-app" {
+            "my-other-app"
+        } else {
+            "my-app"
+        };
+        let renamed = rename_manifest(manifest, this, new).unwrap();
+        assert_eq!(renamed.matches(&format!("name = \"{new}\"")).count(), 2);
         assert!(
             renamed.contains("name = \"hybrid_auth\""),
             "the library keeps its name"
         );
-        assert!(!renamed.contains("name = \"hybrid-auth\""));
-        // Once renamed, it is no longer the template.
-        assert!(rename_manifest(&renamed, "other").is_err());
+        assert!(!renamed.contains(&format!("name = \"{this}\"")));
+        // What is renamed renames again, from its new name only.
+        assert!(rename_manifest(&renamed, this, "other").is_err());
+        assert!(rename_manifest(&renamed, new, "other").is_ok());
         for bad in ["", "1app", "my app", "a/b", "x\"y"] {
-            assert!(rename_manifest(manifest, bad).is_err(), "{bad}");
+            assert!(rename_manifest(manifest, this, bad).is_err(), "{bad}");
         }
     }
 }

@@ -59,8 +59,45 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The package's name, as Cargo.toml states it: APP_NAME's default, so that
+/// `rename` renames everything people see.
+pub const PACKAGE_NAME: &str = env!("CARGO_PKG_NAME");
+
+/// What APP_NAME may be: it goes into a `realm="…"`, a mail's sender name
+/// and a TOTP label, so no quotes, colons or control characters.
+fn valid_app_name(name: &str) -> bool {
+    (1..=64).contains(&name.chars().count())
+        && name.starts_with(|c: char| c.is_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '.'))
+}
+
+/// DATABASE_URL's database when it is not given: APP_NAME in lower case with
+/// `_` for everything but letters and digits (`hybrid-auth` → `hybrid_auth`).
+pub fn default_database_name(app_name: &str) -> String {
+    app_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The name people see (APP_NAME; default the package name): page
+    /// titles, the sender of mail, the realm, the OpenAPI title, the TOTP
+    /// issuer, the API-key prefix, and the defaults of DATABASE_URL,
+    /// JWT_AUDIENCE and MAIL_FROM.
+    pub app_name: String,
+    /// The longest expiry a user may give an API key (API_KEY_MAX_TTL,
+    /// default 365d).
+    pub api_key_max_ttl: Duration,
     pub database_url: DbUrl,
     pub bind_addr: String,
     /// External origin, without a trailing slash (`iss`, Origin checks).
@@ -118,7 +155,7 @@ pub struct Settings {
     /// MAIL_OUTBOX_DIR (default `mail-outbox`): where mails are written
     /// while MAIL_URL is unset.
     pub mail_outbox_dir: String,
-    /// MAIL_FROM (default `hybrid-auth <no-reply@localhost>`).
+    /// MAIL_FROM (default `{APP_NAME} <no-reply@localhost>`).
     pub mail_from: String,
     /// PASSWORD_RESET_TTL (default 30m).
     pub password_reset_ttl: Duration,
@@ -271,9 +308,19 @@ impl Settings {
             Ok(d)
         };
 
+        let app_name = text("APP_NAME", PACKAGE_NAME).trim().to_owned();
+        if !valid_app_name(&app_name) {
+            return Err(err(
+                "APP_NAME",
+                "must be 1 to 64 letters, digits, spaces, `-`, `_` or `.`, starting with a letter or digit",
+            ));
+        }
         let database_url = text(
             "DATABASE_URL",
-            "postgres://postgres@127.0.0.1:5432/hybrid_auth",
+            &format!(
+                "postgres://postgres@127.0.0.1:5432/{}",
+                default_database_name(&app_name)
+            ),
         );
         if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(err("DATABASE_URL", "must be a postgres:// URL"));
@@ -358,7 +405,12 @@ impl Settings {
                         }),
                 }
             };
+        let jwt_audience = text("JWT_AUDIENCE", &format!("{app_name}-api"));
+        let mail_from = text("MAIL_FROM", &format!("{app_name} <no-reply@localhost>"));
         let settings = Settings {
+            app_name,
+            jwt_audience,
+            mail_from,
             oidc_providers: oidc_providers(get)?,
             access_token_ttl: positive("ACCESS_TOKEN_TTL", "15m")?,
             refresh_token_ttl: positive("REFRESH_TOKEN_TTL", "14d")?,
@@ -366,7 +418,7 @@ impl Settings {
             session_absolute_timeout: positive("SESSION_ABSOLUTE_TIMEOUT", "30d")?,
             clock_skew_leeway: duration("CLOCK_SKEW_LEEWAY", "30s")?,
             refresh_reuse_grace: duration("REFRESH_REUSE_GRACE", "10s")?,
-            jwt_audience: text("JWT_AUDIENCE", "hybrid-auth-api"),
+            api_key_max_ttl: positive("API_KEY_MAX_TTL", "365d")?,
             session_cookie_key: key("SESSION_COOKIE_KEY", 64)?,
             csrf_key: key("CSRF_KEY", 32)?,
             refresh_mac_key: key("REFRESH_MAC_KEY", 32)?,
@@ -418,7 +470,6 @@ impl Settings {
                 }
             },
             mail_outbox_dir: text("MAIL_OUTBOX_DIR", "mail-outbox"),
-            mail_from: text("MAIL_FROM", "hybrid-auth <no-reply@localhost>"),
             password_reset_ttl: positive("PASSWORD_RESET_TTL", "30m")?,
             reauth_window: positive("REAUTH_WINDOW", "10m")?,
             email_verify_ttl: positive("EMAIL_VERIFY_TTL", "24h")?,
@@ -637,7 +688,8 @@ mod tests {
         for name in source.split('"').skip(1).step_by(2) {
             let is_var = name.len() > 2
                 && name.chars().all(|c| c.is_ascii_uppercase() || c == '_')
-                && name.contains('_');
+                && name.contains('_')
+                && !name.starts_with("CARGO_");
             if is_var {
                 assert!(
                     text.contains(&format!("{name}=")),
@@ -658,10 +710,31 @@ mod tests {
         assert_eq!(s.refresh_reuse_grace, Duration::seconds(10));
         assert!(!s.cookie_secure);
         assert_eq!(s.session_cookie_name(), "session");
-        assert_eq!(s.jwt_audience, "hybrid-auth-api");
+        assert_eq!(s.app_name, env!("CARGO_PKG_NAME"));
+        assert_eq!(s.jwt_audience, format!("{}-api", env!("CARGO_PKG_NAME")));
+        assert_eq!(
+            s.mail_from,
+            format!("{} <no-reply@localhost>", env!("CARGO_PKG_NAME"))
+        );
+        assert!(s
+            .database_url
+            .0
+            .ends_with(&format!("/{}", env!("CARGO_PKG_NAME").replace('-', "_"))));
+        assert_eq!(s.api_key_max_ttl, Duration::days(365));
         assert!(s.registration_open);
         assert_eq!(s.login_max_failures, 5);
         assert_eq!(s.public_url, "http://localhost:8080");
+    }
+
+    #[test]
+    fn app_name_names_the_defaults_and_refuses_what_a_header_cannot_hold() {
+        let s = with(&[("APP_NAME", "Acme Notes")]).unwrap();
+        assert_eq!(s.jwt_audience, "Acme Notes-api");
+        assert_eq!(s.mail_from, "Acme Notes <no-reply@localhost>");
+        assert!(s.database_url.0.ends_with("/acme_notes"));
+        for bad in ["a\"b", "x:y", "-lead", "a\nb", &"n".repeat(65)] {
+            assert!(with(&[("APP_NAME", bad)]).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -293,7 +293,10 @@ impl From<diesel::result::Error> for ApiError {
     }
 }
 
-pub const REALM: &str = "hybrid-auth";
+/// The `realm` of every `WWW-Authenticate: Bearer` challenge: APP_NAME.
+pub fn realm() -> &'static str {
+    crate::web::app_name()
+}
 
 /// The JSON body of every API error: RFC 6749 §5.2 on the token endpoints,
 /// RFC 6750 §3 for bearer requests (which also answer `WWW-Authenticate`).
@@ -373,30 +376,31 @@ impl ResponseError for ApiError {
         };
         let mut res = HttpResponse::build(status);
         res.insert_header((header::CACHE_CONTROL, "no-store"));
+        let realm = realm();
         match self {
             ApiError::NoToken => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
-                    format!("Bearer realm=\"{REALM}\""),
+                    format!("Bearer realm=\"{realm}\""),
                 ));
             }
             ApiError::BadHeader(d) => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
-                    format!("Bearer realm=\"{REALM}\", error=\"invalid_request\", error_description=\"{d}\""),
+                    format!("Bearer realm=\"{realm}\", error=\"invalid_request\", error_description=\"{d}\""),
                 ));
             }
             ApiError::InvalidToken(d) => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
-                    format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{d}\""),
+                    format!("Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{d}\""),
                 ));
             }
             ApiError::InsufficientScope(s) => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
                     format!(
-                        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{s}\""
+                        "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{s}\""
                     ),
                 ));
             }
@@ -407,7 +411,7 @@ impl ResponseError for ApiError {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,
                     format!(
-                        "Bearer realm=\"{REALM}\", error=\"insufficient_user_authentication\", \
+                        "Bearer realm=\"{realm}\", error=\"insufficient_user_authentication\", \
                          error_description=\"{description}\", max_age=\"{max_age}\"{acr}"
                     ),
                 ));

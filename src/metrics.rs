@@ -12,13 +12,19 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::{Mutex, OnceLock};
 
-pub const SIGN_INS: &str = "hybrid_auth_sign_ins_total";
-pub const TOKENS_MINTED: &str = "hybrid_auth_access_tokens_minted_total";
-pub const REFRESHES: &str = "hybrid_auth_refreshes_total";
-pub const REUSE_DETECTED: &str = "hybrid_auth_refresh_token_reuse_detected_total";
-pub const REVOCATIONS: &str = "hybrid_auth_revocations_total";
-pub const MAILS: &str = "hybrid_auth_mails_total";
-pub const HTTP_DURATION: &str = "hybrid_auth_http_request_duration_seconds";
+/// The package name with `_` for `-`: every metric's prefix.
+pub const PREFIX: &str = env!("METRICS_PREFIX");
+
+pub const SIGN_INS: &str = concat!(env!("METRICS_PREFIX"), "_sign_ins_total");
+pub const TOKENS_MINTED: &str = concat!(env!("METRICS_PREFIX"), "_access_tokens_minted_total");
+pub const REFRESHES: &str = concat!(env!("METRICS_PREFIX"), "_refreshes_total");
+pub const REUSE_DETECTED: &str = concat!(
+    env!("METRICS_PREFIX"),
+    "_refresh_token_reuse_detected_total"
+);
+pub const REVOCATIONS: &str = concat!(env!("METRICS_PREFIX"), "_revocations_total");
+pub const MAILS: &str = concat!(env!("METRICS_PREFIX"), "_mails_total");
+pub const HTTP_DURATION: &str = concat!(env!("METRICS_PREFIX"), "_http_request_duration_seconds");
 
 const HELP: &[(&str, &str)] = &[
     (
@@ -168,14 +174,15 @@ mod tests {
     fn counters_and_histograms_render_in_the_text_format() {
         inc(REVOCATIONS, &[("reason", "unit\"test")]);
         observe_http("/unit/{id}", 200, 0.003);
-        let text = render(&[("hybrid_auth_unit_gauge", "A gauge.", 1.0)]);
-        assert!(text.contains("hybrid_auth_revocations_total{reason=\"unit\\\"test\"} 1"));
-        assert!(text.contains(
-            "hybrid_auth_http_request_duration_seconds_bucket{route=\"/unit/{id}\",status=\"200\",le=\"0.005\"} 1"
-        ));
-        assert!(text.contains(
-            "hybrid_auth_http_request_duration_seconds_bucket{route=\"/unit/{id}\",status=\"200\",le=\"0.0025\"} 0"
-        ));
-        assert!(text.contains("# TYPE hybrid_auth_unit_gauge gauge\nhybrid_auth_unit_gauge 1"));
+        let text = render(&[("unit_gauge", "A gauge.", 1.0)]);
+        assert!(text.contains(&format!("{REVOCATIONS}{{reason=\"unit\\\"test\"}} 1")));
+        assert!(text.contains(&format!(
+            "{HTTP_DURATION}_bucket{{route=\"/unit/{{id}}\",status=\"200\",le=\"0.005\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "{HTTP_DURATION}_bucket{{route=\"/unit/{{id}}\",status=\"200\",le=\"0.0025\"}} 0"
+        )));
+        assert!(text.contains("# TYPE unit_gauge gauge\nunit_gauge 1"));
+        assert!(REVOCATIONS.starts_with(PREFIX) && !PREFIX.contains('-'));
     }
 }

@@ -105,6 +105,7 @@ fn serve_metrics(addr: &str, state: web::Data<AppState>) -> anyhow::Result<u16> 
 /// Prepares the database and builds the shared state; the revocation view is
 /// complete (and its listener running) before this returns.
 pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web::Data<AppState>> {
+    crate::web::set_app_name(&settings.app_name);
     setup::prepare_database(&settings).await?;
     let pool = db::build_pool(
         &settings.database_url,

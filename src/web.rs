@@ -1,9 +1,26 @@
 //! Small HTTP helpers that depend on nothing else in the app, so every layer
-//! may use them: the security headers of HTML responses, query encoding,
-//! and the check that keeps `next=` redirects on this site.
+//! may use them: the app's name, the security headers of HTML responses,
+//! query encoding, and the check that keeps `next=` redirects on this site.
 
 use actix_web::middleware::DefaultHeaders;
 use actix_web::HttpRequest;
+use std::sync::OnceLock;
+
+static APP_NAME: OnceLock<String> = OnceLock::new();
+
+/// The name people see (APP_NAME): page titles and navigation, the realm of
+/// `WWW-Authenticate`, the OpenAPI title, the TOTP issuer, the passkey's
+/// relying party. One per process: set at start-up (`set_app_name`), the
+/// package name until then.
+pub fn app_name() -> &'static str {
+    APP_NAME.get_or_init(|| env!("CARGO_PKG_NAME").to_owned())
+}
+
+/// Sets the app name for this process (the first call wins: every app built
+/// in one process shares it).
+pub fn set_app_name(name: &str) {
+    let _ = APP_NAME.set(name.to_owned());
+}
 
 /// The Content-Security-Policy of every HTML response: no inline scripts,
 /// no framing, everything from this origin only.
@@ -59,6 +76,7 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
             "Your password was changed and every session signed out. Sign in with the new password."
         }
         "password-changed" => "Password changed. Your other sessions were signed out.",
+        "password-changed-alone" => "Password changed.",
         "email-verified" => "Thank you: your email address is confirmed.",
         "verify-email" => {
             "We sent you a mail: follow its link to confirm your address, then sign in."
@@ -70,6 +88,7 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         }
         "session-revoked" => "Session revoked: its cookie and its tokens no longer work.",
         "others-signed-out" => "Your other sessions were signed out.",
+        "no-other-sessions" => "There were no other sessions to sign out.",
         "mfa-enabled" => {
             "Two-factor authentication is on. Your other sessions were signed out."
         }

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::HashMap;
 
-use super::api::openapi::{
+use super::api::responses::{
     Forbidden, LoginRequired, OAuthError, SessionUnavailable, TokenIssued, TooLarge,
 };
 

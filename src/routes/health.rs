@@ -26,27 +26,27 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let view = &state.revocations;
     let gauges = [
         (
-            "hybrid_auth_revocation_view_fresh",
+            concat!(env!("METRICS_PREFIX"), "_revocation_view_fresh"),
             "1 while the revocation view vouches (listener up, heartbeat echoed), else 0.",
             if view.is_fresh() { 1.0 } else { 0.0 },
         ),
         (
-            "hybrid_auth_revocation_view_size",
+            concat!(env!("METRICS_PREFIX"), "_revocation_view_size"),
             "Session ids in the revocation view.",
             view.len() as f64,
         ),
         (
-            "hybrid_auth_revocation_db_checks",
+            concat!(env!("METRICS_PREFIX"), "_revocation_db_checks"),
             "Revocation checks that had to ask the database (view stale), since start.",
             view.db_checks() as f64,
         ),
         (
-            "hybrid_auth_token_cache_entries",
+            concat!(env!("METRICS_PREFIX"), "_token_cache_entries"),
             "Verified access tokens in the in-process cache.",
             state.token_cache.len() as f64,
         ),
         (
-            "hybrid_auth_password_hash_slots_free",
+            concat!(env!("METRICS_PREFIX"), "_password_hash_slots_free"),
             "Password hashing slots free right now.",
             state.hasher.available() as f64,
         ),

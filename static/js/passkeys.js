@@ -46,11 +46,8 @@ function showCodes(codes) {
 
 async function addPasskey(button) {
   const nameInput = document.getElementById("passkey-name");
+  // Left empty, the server names it after this browser ("Chrome 131 on Linux").
   const name = (nameInput?.value ?? "").trim();
-  if (!name) {
-    say(button, "Give the passkey a name first (e.g. \"Laptop\").", true);
-    return;
-  }
   const optionsRes = await post(button.dataset.options);
   if (!optionsRes) return;
   if (!optionsRes.ok) throw new Error("options");

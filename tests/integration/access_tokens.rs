@@ -10,6 +10,9 @@ use hybrid_auth::auth::tokens::scopes::{default_grant, Scope};
 use serde_json::{json, Value};
 use time::Duration;
 
+/// The default JWT_AUDIENCE: `{APP_NAME}-api`, the package name's by default.
+const AUDIENCE: &str = concat!(env!("CARGO_PKG_NAME"), "-api");
+
 #[actix_web::test]
 async fn password_grant_returns_a_token_response() {
     let app = spawn_app().await;
@@ -34,7 +37,7 @@ async fn password_grant_returns_a_token_response() {
         assert!(!claims[claim].is_null(), "claim {claim}");
     }
     assert_eq!(claims["iss"], "http://localhost:8080");
-    assert_eq!(claims["aud"], "hybrid-auth-api");
+    assert_eq!(claims["aud"], AUDIENCE);
     assert_eq!(
         claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
         900
@@ -77,12 +80,12 @@ async fn jwks_verifies_a_minted_token_like_an_outside_service() {
     let jwk = jwks.find(&kid).expect("kid published");
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.set_audience(&["hybrid-auth-api"]);
+    validation.set_audience(&[AUDIENCE]);
     validation.set_issuer(&["http://localhost:8080"]);
     validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
     let data = jsonwebtoken::decode::<Value>(&access, &key, &validation)
         .expect("verifies with the JWK alone");
-    assert_eq!(data.claims["aud"], "hybrid-auth-api");
+    assert_eq!(data.claims["aud"], AUDIENCE);
     let raw: Value = serde_json::from_str(&app.get("/.well-known/jwks.json").await.body).unwrap();
     let k = &raw["keys"][0];
     assert_eq!(

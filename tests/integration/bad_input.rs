@@ -180,7 +180,7 @@ async fn bearer_header_errors_follow_rfc_6750() {
                 assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{name}");
                 assert_eq!(
                     res.header("www-authenticate").as_deref(),
-                    Some("Bearer realm=\"hybrid-auth\""),
+                    Some(format!("Bearer realm=\"{}\"", hybrid_auth::web::app_name()).as_str()),
                     "{name}"
                 );
                 assert!(res.json()["error"].is_string(), "{name}");

@@ -92,9 +92,10 @@ async fn a_stale_sign_in_gets_the_step_up_challenge_and_nothing_is_deleted() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     let challenge = res.header("www-authenticate").unwrap();
     assert!(
-        challenge.starts_with(
-            "Bearer realm=\"hybrid-auth\", error=\"insufficient_user_authentication\""
-        ),
+        challenge.starts_with(&format!(
+            "Bearer realm=\"{}\", error=\"insufficient_user_authentication\"",
+            hybrid_auth::web::app_name()
+        )),
         "{challenge}"
     );
     assert!(challenge.contains("max_age=\"600\""), "{challenge}");

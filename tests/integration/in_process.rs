@@ -33,8 +33,12 @@ async fn routes_answer_in_process_through_init_service() {
     assert_eq!(health.status(), StatusCode::OK);
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        me.headers().get("www-authenticate").unwrap(),
-        "Bearer realm=\"hybrid-auth\""
+        me.headers()
+            .get("www-authenticate")
+            .unwrap()
+            .to_str()
+            .unwrap(),
+        format!("Bearer realm=\"{}\"", hybrid_auth::web::app_name())
     );
 }
 

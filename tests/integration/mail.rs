@@ -127,7 +127,10 @@ async fn a_mail_that_keeps_failing_is_given_up_blanked_and_counted() {
     );
     let metrics = hybrid_auth::metrics::render(&[]);
     assert!(
-        metrics.contains("hybrid_auth_mails_total{result=\"given_up\"}"),
+        metrics.contains(&format!(
+            "{}{{result=\"given_up\"}}",
+            hybrid_auth::metrics::MAILS
+        )),
         "{metrics}"
     );
 }

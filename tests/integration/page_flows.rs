@@ -210,6 +210,17 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
         })
         .await;
     assert!(browser.text().await.contains("(this session)"));
+    // A second click finds no other session, and says so.
+    browser
+        .click("form[action='/account/sessions/revoke-others'] button")
+        .await;
+    browser
+        .wait_for_url("/account?notice=no-other-sessions")
+        .await;
+    assert!(browser
+        .text()
+        .await
+        .contains("There were no other sessions to sign out."));
 
     // Change the password; the old one stops working, the new one signs in.
     let new_password = "a new password from the page";
@@ -219,13 +230,13 @@ async fn a_signed_in_user_resends_the_mail_ends_sessions_and_changes_the_passwor
     browser
         .click("form[action='/account/password'] button")
         .await;
+    // Only this session was left: the page says nothing of others.
     browser
-        .wait_for_url("/account?notice=password-changed")
+        .wait_for_url("/account?notice=password-changed-alone")
         .await;
-    assert!(browser
-        .text()
-        .await
-        .contains("Password changed. Your other sessions were signed out."));
+    let text = browser.text().await;
+    assert!(text.contains("Password changed."), "{text}");
+    assert!(!text.contains("other sessions were signed out"), "{text}");
     let newest = browser
         .eval("return document.querySelector('#security-activity tbody tr td:nth-child(2)').innerText;")
         .await;
@@ -400,17 +411,15 @@ async fn a_passkey_added_from_the_account_page_signs_in_alone_and_as_the_second_
     browser.wait_for_url("/account?notice=welcome").await;
     confirm_address(&app, &browser, &smtp, &email).await;
 
-    browser.type_into("#passkey-name", "This laptop").await;
+    // No name typed: the passkey is named after the browser.
     browser.click("#add-passkey").await;
     browser
         .wait_for("the recovery codes", Duration::from_secs(10), async |b| {
             b.count("#passkey-recovery-codes code.recovery-code").await == 10
         })
         .await;
-    assert!(browser
-        .text()
-        .await
-        .contains("Passkey \"This laptop\" added"));
+    let text = browser.text().await;
+    assert!(text.contains("on Linux\" added"), "{text}");
     let held = browser.authenticator_credentials(&authenticator).await;
     assert_eq!(held.len(), 1, "{held:?}");
     assert_eq!(
@@ -420,7 +429,7 @@ async fn a_passkey_added_from_the_account_page_signs_in_alone_and_as_the_second_
     browser.click("#passkey-recovery-codes a.button").await;
     browser.wait_for_url("/account").await;
     let page = browser.text().await;
-    assert!(page.contains("This laptop"), "{page}");
+    assert!(page.contains("on Linux"), "{page}");
 
     // Signed out, the passkey alone signs in.
     browser.goto(&format!("{}/logout", app.address)).await;

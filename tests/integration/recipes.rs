@@ -61,23 +61,29 @@ async fn a_scope_only_some_users_get() {
         .await;
     assert_eq!(res.json()["error"], "invalid_scope");
 
-    // ...until an operator grants it: `hybrid-auth user grant-scope`.
-    let mut conn = app.conn().await;
-    let user = hybrid_auth::db::users::find_by_email(&mut conn, &email)
-        .await
-        .unwrap()
-        .unwrap();
-    let grant = hybrid_auth::auth::tokens::scopes::with(&user.scopes, &[Scope::StatsRead]);
-    hybrid_auth::db::users::set_scopes(&mut conn, user.id, &grant, app.clock.now())
-        .await
-        .unwrap();
-    let res = app
-        .password_grant(&email, PASSWORD, Some(Scope::StatsRead.as_str()))
-        .await;
-    let token = res.json()["access_token"].as_str().unwrap().to_owned();
+    // ...but a user an operator granted it to (`user grant-scope`) has it.
+    let token = app.bearer_with(&[Scope::StatsRead]).await;
     let stats = app.api_get("/api/v1/stats", &token).await;
     assert_eq!(stats.status, StatusCode::OK);
     assert!(stats.json()["users"].as_i64().unwrap() >= 1);
+}
+
+#[actix_web::test]
+async fn a_sensitive_api_route_needs_a_recent_sign_in() {
+    let app = spawn_app().await;
+    let token = app.bearer_with(&[Scope::ProfileWrite]).await;
+    // Past REAUTH_WINDOW (10 minutes) the token still works, but not here:
+    app.clock.advance(time::Duration::minutes(11));
+    let refused = app.api_delete("/api/v1/me", &token).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.json()["error"], "insufficient_user_authentication");
+    let challenge = refused.header("www-authenticate").unwrap_or_default();
+    assert!(challenge.contains("max_age=\"600\""), "{challenge}");
+
+    // A fresh sign-in steps up, and the route runs.
+    let token = app.bearer_with(&[Scope::ProfileWrite]).await;
+    let done = app.api_delete("/api/v1/me", &token).await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT);
 }
 
 #[actix_web::test]

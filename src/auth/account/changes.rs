@@ -19,7 +19,10 @@ use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 pub enum PasswordChange {
-    Changed,
+    /// Changed; the user's other sessions (this many) were signed out.
+    Changed {
+        others_signed_out: usize,
+    },
     WrongCurrentPassword,
     /// Too many wrong passwords: retry after this many seconds.
     Throttled(u64),
@@ -85,7 +88,7 @@ pub async fn change_password(
                 .await?
                 .is_some_and(|s| s.is_live(now));
             if !live || stored.as_deref() != Some(verified_hash) {
-                return Ok(false);
+                return Ok(None);
             }
             users::set_password_hash(conn, user_id, &hash, now).await?;
             // A changed password kills every reset link.
@@ -108,20 +111,20 @@ pub async fn change_password(
                 user_id,
                 keep: Some(session_id),
             };
-            sessions::revoke(state, conn, others, RevokeReason::PasswordChange, ip).await?;
+            let ended =
+                sessions::revoke(state, conn, others, RevokeReason::PasswordChange, ip).await?;
             notices::queue(state, conn, &fresh.email, Notice::PasswordChanged, ip).await?;
-            Ok(true)
+            Ok(Some(ended.len()))
         })
         .await?;
-    if changed {
+    if changed.is_some() {
         state.mailer.wakeup.notify_one();
     }
     // This instance's cached copy of the user holds the old hash.
     state.session_cache.forget_session(session_id);
-    Ok(if changed {
-        PasswordChange::Changed
-    } else {
-        PasswordChange::Conflict
+    Ok(match changed {
+        Some(others_signed_out) => PasswordChange::Changed { others_signed_out },
+        None => PasswordChange::Conflict,
     })
 }
 
@@ -147,19 +150,20 @@ pub async fn revoke_own_session(
                 client,
             )
             .await?;
-            Ok(Some(done))
+            Ok(Some(done.is_some()))
         }
         _ => Ok(None),
     }
 }
 
-/// "Log out other sessions": every session of the user but this one.
-/// `false` when this session was revoked meanwhile (nothing done).
+/// "Log out other sessions": every session of the user but this one. How
+/// many were signed out, or `None` when this session was revoked meanwhile
+/// (nothing done).
 pub async fn revoke_other_sessions(
     state: &AppState,
     user: &CurrentUser,
     client: &ClientInfo,
-) -> Result<bool, AuthError> {
+) -> Result<Option<usize>, AuthError> {
     let mut conn = db::conn(&state.pool).await?;
     let others = Target::AllOfUser {
         user_id: user.user.id,
@@ -186,7 +190,7 @@ async fn revoke_from_live_session(
     target: Target,
     reason: RevokeReason,
     client: &ClientInfo,
-) -> Result<bool, AuthError> {
+) -> Result<Option<usize>, AuthError> {
     let now = state.clock.now();
     let done = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
@@ -195,10 +199,10 @@ async fn revoke_from_live_session(
                 .is_some_and(|s| s.is_live(now));
             // Revoking one's own current session is always allowed.
             if !live && !matches!(target, Target::One(id) if id == actor) {
-                return Ok(false);
+                return Ok(None);
             }
-            sessions::revoke(state, conn, target, reason, &client.ip).await?;
-            Ok(true)
+            let ended = sessions::revoke(state, conn, target, reason, &client.ip).await?;
+            Ok(Some(ended.len()))
         })
         .await?;
     Ok(done)

@@ -60,7 +60,7 @@ pub fn relying_party(settings: &Settings) -> anyhow::Result<Webauthn> {
         .ok_or_else(|| anyhow::anyhow!("PUBLIC_URL has no host"))?
         .to_owned();
     Ok(WebauthnBuilder::new(&rp_id, &origin)?
-        .rp_name("hybrid-auth")
+        .rp_name(crate::web::app_name())
         .build()?)
 }
 

@@ -16,8 +16,6 @@ use uuid::Uuid;
 /// The bytes of a TOTP secret (160 bits, as RFC 4226 recommends).
 pub const SECRET_LEN: usize = 20;
 const NONCE_LEN: usize = 12;
-/// What the issuer part of the `otpauth://` URI says.
-pub const ISSUER: &str = "hybrid-auth";
 
 fn totp(secret: &[u8]) -> anyhow::Result<Totp> {
     Ok(Builder::new()
@@ -73,7 +71,7 @@ pub fn from_base32(text: &str) -> Option<Vec<u8>> {
 /// The `otpauth://` URI an authenticator app reads from the QR code.
 pub fn otpauth_uri(secret: &[u8], account: &str) -> String {
     use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-    let issuer = utf8_percent_encode(ISSUER, NON_ALPHANUMERIC).to_string();
+    let issuer = utf8_percent_encode(crate::web::app_name(), NON_ALPHANUMERIC).to_string();
     let account = utf8_percent_encode(account, NON_ALPHANUMERIC).to_string();
     format!(
         "otpauth://totp/{issuer}:{account}?secret={}&issuer={issuer}&algorithm=SHA1&digits=6&period=30",
@@ -138,6 +136,7 @@ pub fn open(key: &[u8], user_id: Uuid, sealed: &[u8]) -> anyhow::Result<Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
     #[test]
     fn rfc_6238_sha1_vector() {
@@ -181,7 +180,10 @@ mod tests {
     #[test]
     fn the_uri_names_the_issuer_and_account() {
         let uri = otpauth_uri(b"12345678901234567890", "a@example.com");
-        assert!(uri.starts_with("otpauth://totp/hybrid%2Dauth:a%40example%2Ecom?secret="));
+        let issuer = utf8_percent_encode(crate::web::app_name(), NON_ALPHANUMERIC).to_string();
+        assert!(uri.starts_with(&format!(
+            "otpauth://totp/{issuer}:a%40example%2Ecom?secret="
+        )));
         assert!(uri.contains("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"));
         assert_eq!(
             from_base32("gezd gnbv gy3t qojq gezd gnbv gy3t qojq").as_deref(),

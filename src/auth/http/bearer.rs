@@ -1,22 +1,23 @@
 //! The API's extractor: `Bearer`. A handler that takes `Bearer` only runs
-//! for a verified, unrevoked access token; it then states its scope:
-//!
-//! ```text
-//! async fn list(auth: Bearer) -> Result<HttpResponse, ApiError> {
-//!     auth.require(Scope::NotesRead)?;
-//!     ...
-//! }
-//! ```
+//! for a verified, unrevoked access token. Its scope is stated in the route
+//! table (`"/notes" => { get: api::notes::list [NotesRead] }`), where
+//! `require_scope` checks it before the handler and its other extractors run;
+//! the handler reuses that verification. `Bearer::require` is there for a
+//! scope that depends on the request.
 //!
 //! Errors follow RFC 6750 §3. The session cookie and `?access_token=` are
 //! never looked at.
 
+use crate::auth::credentials::second_factor;
 use crate::auth::state::AppState;
 use crate::auth::tokens::access::{self, AccessClaims, Rejected, Verified, MAX_TOKEN_LEN};
 use crate::auth::tokens::scopes::{self, Scope};
 use crate::error::ApiError;
-use actix_web::dev::Payload;
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::AUTHORIZATION;
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
 use actix_web::{web, FromRequest, HttpRequest};
 use std::future::Future;
 use std::pin::Pin;
@@ -72,6 +73,26 @@ impl Bearer {
             max_age: max_age.whole_seconds(),
             acr: weak,
         })
+    }
+}
+
+impl Bearer {
+    /// The bearer side of `require_recent_auth`, one line at the top of a
+    /// sensitive handler: 401 `insufficient_user_authentication` (RFC 9470)
+    /// unless the token's sign-in is within REAUTH_WINDOW and, for a user
+    /// with a second factor, used it (aal2; a password-only token falls short
+    /// however recent it is). The client signs in again and retries.
+    ///
+    /// ```ignore
+    /// auth.require_recent_sign_in(&state).await?;
+    /// ```
+    pub async fn require_recent_sign_in(&self, state: &AppState) -> Result<(), ApiError> {
+        let has_factor = {
+            let mut conn = crate::db::conn(&state.pool).await?;
+            second_factor::required(&mut conn, self.user_id()).await?
+        };
+        let acr = has_factor.then_some("aal2");
+        self.require_authentication(state.clock.now(), state.settings.reauth_window, acr)
     }
 }
 
@@ -157,6 +178,10 @@ impl FromRequest for Bearer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
+            // Verified already by the route's scope check.
+            if let Some(bearer) = req.extensions().get::<Bearer>() {
+                return Ok(bearer.clone());
+            }
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .ok_or_else(|| anyhow::anyhow!("AppState missing"))?;
@@ -188,6 +213,27 @@ impl FromRequest for Bearer {
                 verified: verified.map_err(rejection)?,
             })
         })
+    }
+}
+
+/// The scope check of a route-table line with a scope (`[NotesRead]`): the
+/// bearer token is verified and must carry `scope`, before the handler and
+/// its extractors run; the handler's `Bearer` is this one.
+pub async fn require_scope(
+    scope: Scope,
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let checked = match Bearer::from_request(req.request(), &mut Payload::None).await {
+        Ok(bearer) => bearer.require(scope).map(|()| bearer),
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(bearer) => {
+            req.extensions_mut().insert(bearer);
+            next.call(req).await
+        }
+        Err(e) => Ok(req.error_response(e)),
     }
 }
 

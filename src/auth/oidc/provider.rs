@@ -101,7 +101,7 @@ thread_local! {
         .connector(awc::Connector::new().timeout(std::time::Duration::from_secs(5)))
         .timeout(std::time::Duration::from_secs(10))
         .disable_redirects()
-        .add_default_header((awc::http::header::USER_AGENT, "hybrid-auth"))
+        .add_default_header((awc::http::header::USER_AGENT, crate::web::app_name()))
         .finish();
 }
 

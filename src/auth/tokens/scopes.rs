@@ -1,59 +1,73 @@
 //! API scopes as a type: `Scope::NotesRead`, so a misspelt scope does not
-//! compile. Two lists: `Scope::ALL`, the catalogue of every scope this app
-//! knows (what a request or the CLI may name), and `Scope::DEFAULT`, the
-//! grant of a new user. A scope in `ALL` but not in `DEFAULT` is one that only
-//! some users get (`hybrid-auth user grant-scope`). A user's grant is stored
-//! as a space-separated string; a token request may only narrow it. Unknown
-//! names in a request are `invalid_scope`.
+//! compile. The catalogue below is the one place a scope is declared: its
+//! variant, its wire name, what it allows (shown in the API description and
+//! its docs page), and whether a new user is granted it. `Scope::ALL` is
+//! every scope this app knows (what a request or the CLI may name);
+//! `Scope::DEFAULT`, the grant of a new user. A scope kept out of the default
+//! grant is one only some users get (the CLI's `user grant-scope`). A user's
+//! grant is stored as a space-separated string; a token request may only
+//! narrow it. Unknown names in a request are `invalid_scope`.
 //!
-//! Adding a scope: a variant here, its name in `as_str`, an entry in `ALL`,
-//! and, if every user should have it, an entry in `DEFAULT` plus a migration
-//! that grants it to existing users (README, "Extending").
+//! Adding a scope: one line in `catalogue!` below (and, for a default scope,
+//! a migration that grants it to existing users: see docs/guide.md).
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scope {
-    ProfileRead,
-    ProfileWrite,
-    NotesRead,
-    NotesWrite,
-    /// Kept out of `DEFAULT`: only users an operator grants it to
-    /// (`hybrid-auth user grant-scope --email E stats:read`).
-    StatsRead,
+/// Declares the catalogue: `Variant = "wire:name", default|extra, "what it allows";`.
+macro_rules! catalogue {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, $grant:ident, $description:literal;)+) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Scope {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Scope {
+            /// The catalogue: every scope this app knows, in canonical order
+            /// (the order of granted scope strings).
+            pub const ALL: &'static [Scope] = &[$(Scope::$variant),+];
+
+            /// The wire name, as in the `scope` claim and parameter.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Scope::$variant => $name,)+
+                }
+            }
+
+            /// What the scope allows, in a few words.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Scope::$variant => $description,)+
+                }
+            }
+
+            /// Whether a new user is granted it.
+            pub fn is_default(self) -> bool {
+                match self {
+                    $(Scope::$variant => catalogue!(@grant $grant),)+
+                }
+            }
+        }
+    };
+    (@grant default) => { true };
+    (@grant extra) => { false };
+}
+
+catalogue! {
+    ProfileRead = "profile:read", default, "read the user's profile (GET /api/v1/me)";
+    ProfileWrite = "profile:write", default, "change or delete the account (DELETE /api/v1/me)";
+    NotesRead = "notes:read", default, "read the user's notes";
+    NotesWrite = "notes:write", default, "create and delete the user's notes";
+    /// Kept out of the default grant: only users an operator grants it to
+    /// (`user grant-scope --email E stats:read`), and service accounts.
+    StatsRead = "stats:read", extra, "read the user and session counts (granted by an operator)";
 }
 
 impl Scope {
-    /// The catalogue: every scope this app knows, in canonical order (the
-    /// order of granted scope strings).
-    pub const ALL: [Scope; 5] = [
-        Scope::ProfileRead,
-        Scope::ProfileWrite,
-        Scope::NotesRead,
-        Scope::NotesWrite,
-        Scope::StatsRead,
-    ];
-
-    /// What a new user is granted. Leave a scope out of this list to keep it
-    /// for the users an operator grants it to.
-    pub const DEFAULT: &'static [Scope] = &[
-        Scope::ProfileRead,
-        Scope::ProfileWrite,
-        Scope::NotesRead,
-        Scope::NotesWrite,
-    ];
-
-    /// The wire name, as in the `scope` claim and parameter.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::ProfileRead => "profile:read",
-            Scope::ProfileWrite => "profile:write",
-            Scope::NotesRead => "notes:read",
-            Scope::NotesWrite => "notes:write",
-            Scope::StatsRead => "stats:read",
-        }
+    /// What a new user is granted: the scopes marked `default`.
+    pub fn default_grant() -> impl Iterator<Item = Scope> {
+        Scope::ALL.iter().copied().filter(|s| s.is_default())
     }
 
     pub fn parse(name: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.as_str() == name)
+        Scope::ALL.iter().copied().find(|s| s.as_str() == name)
     }
 }
 
@@ -65,12 +79,12 @@ impl std::fmt::Display for Scope {
 
 /// The grant of a new user: `Scope::DEFAULT`.
 pub fn default_grant() -> String {
-    join(Scope::DEFAULT)
+    join(&Scope::default_grant().collect::<Vec<_>>())
 }
 
 /// Every known scope as one scope string: what a request or the CLI may name.
 pub fn catalogue() -> String {
-    join(&Scope::ALL)
+    join(Scope::ALL)
 }
 
 /// `granted` with `added` scopes joined in (canonical order); every name must
@@ -92,7 +106,8 @@ pub fn without(granted: &str, removed: &[Scope]) -> String {
 
 fn canonical(scopes: &[Scope]) -> String {
     let ordered: Vec<Scope> = Scope::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|s| scopes.contains(s))
         .collect();
     join(&ordered)
@@ -212,8 +227,9 @@ mod tests {
 
     #[test]
     fn every_scope_round_trips_through_its_name() {
-        for s in Scope::ALL {
+        for &s in Scope::ALL {
             assert_eq!(Scope::parse(s.as_str()), Some(s));
+            assert!(!s.description().is_empty());
         }
     }
 }

@@ -2,13 +2,12 @@
 //! answered from the verified token alone, how the session was authenticated
 //! included).
 
-use crate::auth::credentials::second_factor;
-use crate::auth::{account, AppState, Bearer, ClientInfo, Scope};
+use crate::auth::{account, AppState, Bearer, ClientInfo};
 use crate::db::{self, users};
 use crate::error::ApiError;
 use actix_web::{web, HttpResponse};
 
-use super::openapi::StepUpOrUnauthorized;
+use super::responses::StepUpOrUnauthorized;
 
 /// The body of `GET /api/v1/me`.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -28,10 +27,8 @@ pub struct Profile {
     tag = "profile",
     summary = "The token's user",
     responses((status = 200, description = "The profile.", body = Profile)),
-    security(("bearer" = ["profile:read"])),
 )]
 pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::ProfileRead)?;
     let mut conn = db::conn(&state.pool).await?;
     let user = users::find(&mut conn, auth.user_id())
         .await?
@@ -59,22 +56,13 @@ pub async fn me(state: web::Data<AppState>, auth: Bearer) -> Result<HttpResponse
         (status = 204, description = "The account and all that is the user's are deleted; every session was revoked first."),
         (status = 401, response = StepUpOrUnauthorized),
     ),
-    security(("bearer" = ["profile:write"])),
 )]
 pub async fn delete_me(
     state: web::Data<AppState>,
     auth: Bearer,
     client: ClientInfo,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::ProfileWrite)?;
-    let has_factor = {
-        let mut conn = db::conn(&state.pool).await?;
-        second_factor::required(&mut conn, auth.user_id()).await?
-    };
-    // For a user with a second factor, a password-only token falls short
-    // however recent it is.
-    let acr = has_factor.then_some("aal2");
-    auth.require_authentication(state.clock.now(), state.settings.reauth_window, acr)?;
+    auth.require_recent_sign_in(&state).await?;
     account::delete_account(&state, auth.user_id(), &client.ip).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -104,7 +92,6 @@ pub struct Ping<'a> {
     tag = "profile",
     summary = "Echo of the verified token (any scope)",
     responses((status = 200, description = "The token's claims.", body = Ping)),
-    security(("bearer" = [])),
 )]
 pub async fn ping(auth: Bearer) -> HttpResponse {
     let c = auth.claims();

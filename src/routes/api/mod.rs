@@ -6,6 +6,7 @@ pub mod me;
 pub mod notes;
 pub mod openapi;
 pub mod params;
+pub mod responses;
 pub mod revoke;
 pub mod stats;
 pub mod tokens;

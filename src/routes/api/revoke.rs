@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use actix_web::{web, HttpRequest, HttpResponse};
 use std::collections::HashMap;
 
-use super::openapi::{InvalidRequest, TooLarge, Unavailable};
+use super::responses::{InvalidRequest, TooLarge, Unavailable};
 
 /// The parameters of `POST /api/v1/auth/revoke` (form-encoded or a JSON
 /// object of strings, read by `read_params`).
@@ -87,7 +87,6 @@ pub async fn revoke(
     tag = "tokens",
     summary = "Revoke the bearer token's own session",
     responses((status = 204, description = "The session is revoked: its access and refresh tokens no longer work.")),
-    security(("bearer" = [])),
 )]
 pub async fn logout(
     state: web::Data<AppState>,

@@ -15,7 +15,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use std::collections::HashMap;
 
-use super::openapi::{OAuthError, Throttled, TokenIssued, TooLarge, Unavailable};
+use super::responses::{OAuthError, Throttled, TokenIssued, TooLarge, Unavailable};
 
 /// The RFC 6749 §5.1 success response body.
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -1,6 +1,7 @@
 //! `GET,POST /login`. One generic failure message for unknown email and wrong
 //! password (the unknown case verifies a dummy hash, so timing matches too).
 
+use super::support::throttled_message;
 use super::{next_from_query, render, see_other};
 use crate::auth::account::links;
 use crate::auth::credentials::second_factor;
@@ -29,7 +30,7 @@ struct LoginPage<'a> {
     /// offer to resend the mail.
     unverified: bool,
     /// "Continue with …" buttons.
-    providers: Vec<super::oidc::ProviderButton>,
+    providers: Vec<super::support::ProviderButton>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -61,7 +62,7 @@ pub async fn login_form(
         error: None,
         signed_in_as: signed_in_as.as_deref(),
         unverified: false,
-        providers: super::oidc::buttons(&state, &next),
+        providers: super::support::buttons(&state, &next),
     };
     render(StatusCode::OK, &page, cookie)
 }
@@ -93,7 +94,7 @@ pub async fn login(
             error: Some(message),
             signed_in_as: None,
             unverified,
-            providers: super::oidc::buttons(&state, &next),
+            providers: super::support::buttons(&state, &next),
         };
         let mut res = render(status, &page, None)?;
         if let Some(secs) = retry_after {
@@ -153,9 +154,4 @@ pub async fn login(
             Ok(see_other(if next.is_empty() { "/account" } else { &next }))
         }
     }
-}
-
-pub fn throttled_message(secs: u64) -> String {
-    let minutes = secs.div_ceil(60);
-    format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).")
 }

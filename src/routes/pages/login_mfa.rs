@@ -3,7 +3,7 @@
 //! pending cookie (`auth::http::pending`) and no session; a right code
 //! creates the session (aal2), a wrong one counts as a failed sign-in.
 
-use super::login::throttled_message;
+use super::support::throttled_message;
 use super::{render, see_other};
 use crate::auth::credentials::{check_code, CodeOutcome};
 use crate::auth::http::{csrf, pending, start_web_session};

@@ -16,6 +16,7 @@ pub mod passkeys;
 pub mod password_reset;
 pub mod refresh_demo;
 pub mod register;
+pub mod support;
 
 use crate::auth::http::csrf;
 use crate::auth::{AppState, CurrentUser};

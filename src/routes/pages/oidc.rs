@@ -21,52 +21,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
-/// A "Continue with LABEL" button.
-pub struct ProviderButton {
-    pub label: String,
-    pub href: String,
-}
-
-/// The buttons of the login and register pages; `next` is carried along.
-pub fn buttons(state: &AppState, next: &str) -> Vec<ProviderButton> {
-    state
-        .oidc
-        .buttons()
-        .into_iter()
-        .map(|(name, label)| ProviderButton {
-            label,
-            href: if next.is_empty() {
-                format!("/login/oidc/{name}")
-            } else {
-                format!("/login/oidc/{name}?next={}", encode_query(next))
-            },
-        })
-        .collect()
-}
-
-/// The re-authentication buttons: one per provider the user has an
-/// identity at (each signs in there again: `prompt=login`, `max_age=0`).
-pub fn reauth_buttons(
-    state: &AppState,
-    identities: &[crate::db::oidc::Identity],
-    next: &str,
-) -> Vec<ProviderButton> {
-    let mut names: Vec<&str> = identities.iter().map(|i| i.provider.as_str()).collect();
-    names.dedup();
-    names
-        .into_iter()
-        .filter_map(|name| state.oidc.get(name))
-        .map(|p| ProviderButton {
-            label: p.config.label.clone(),
-            href: format!(
-                "/login/oidc/{}?purpose=reauth&next={}",
-                p.config.name,
-                encode_query(next)
-            ),
-        })
-        .collect()
-}
-
 fn browser_cookie_name(state: &AppState) -> &'static str {
     if state.settings.cookie_secure {
         "__Host-oidc-request"
@@ -105,6 +59,14 @@ fn add_cookie(res: &mut HttpResponse, c: &Cookie<'static>) -> Result<(), AppErro
 
 fn page_of(user: &MaybeUser) -> PageContext {
     user.0.as_ref().map(|u| u.page()).unwrap_or_default()
+}
+
+/// The page context of whoever is asking, a visitor included (whose error
+/// page then offers "Sign in" and "Register", not only "Account").
+fn visitor_page(req: &HttpRequest, state: &AppState, user: &MaybeUser) -> PageContext {
+    super::page_context(req, state, user.0.as_ref())
+        .map(|(page, _)| page)
+        .unwrap_or_else(|_| page_of(user))
 }
 
 /// The answers of a failed callback: 400 (nothing created), 503 (provider
@@ -176,7 +138,7 @@ pub async fn start(
         .map(|c| c.value().to_owned());
     let started = match flow::start(&state, provider, purpose, &next, browser.as_deref()).await {
         Ok(s) => s,
-        Err(e) => return failed(e, &name, page_of(&user)),
+        Err(e) => return failed(e, &name, visitor_page(&req, &state, &user)),
     };
     let mut res = see_other(&started.location);
     let max_age = flow::REQUEST_TTL.whole_seconds();
@@ -215,7 +177,7 @@ pub async fn callback(
     let Some(provider) = state.oidc.get(&name) else {
         return Err(AppError::NotFound);
     };
-    let page = page_of(&user);
+    let page = visitor_page(&req, &state, &user);
     let Ok(query) = serde_urlencoded::from_str::<Callback>(req.query_string()) else {
         return failed(FlowError::Rejected("unreadable callback"), &name, page);
     };
@@ -423,7 +385,7 @@ pub async fn link(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<super::account::CsrfForm>,
+    form: web::Form<super::support::CsrfForm>,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, form.token())?;
@@ -472,7 +434,7 @@ pub async fn unlink(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
-    form: web::Form<super::account::CsrfForm>,
+    form: web::Form<super::support::CsrfForm>,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, form.token())?;

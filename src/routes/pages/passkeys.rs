@@ -20,7 +20,7 @@ use crate::auth::http::{pending, start_web_session};
 use crate::auth::{AppState, Assurance, ClientInfo, CurrentUser, MaybeUser, TypedSession};
 use crate::db::{self, users};
 use crate::error::AppError;
-use crate::routes::api::openapi::{
+use crate::routes::api::responses::{
     PageForbidden, PageRedirect, PageUnavailable, PasskeyForbidden, PasskeyRefused,
 };
 use crate::web::safe_next;
@@ -212,11 +212,19 @@ pub async fn register(
     require_session_csrf(&req, &state, &user, header_token(&req))?;
     require_recent_auth(&state, &user, "/account").await?;
     let body = body.into_inner();
-    let name = body.name.trim();
+    // No name given: the browser's ("Chrome 131 on Linux"), renamable later.
+    let name = match body.name.trim() {
+        "" => super::account::display::device_name(&client.user_agent)
+            .chars()
+            .take(NAME_MAX)
+            .collect(),
+        given => given.to_owned(),
+    };
+    let name = name.as_str();
     if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
         return Ok(HttpResponse::BadRequest().json(json!({
             "error": "invalid_request",
-            "error_description": "name: 1 to 64 characters",
+            "error_description": "name: at most 64 characters, no control characters",
         })));
     }
     let Some(credential) =
@@ -247,7 +255,7 @@ pub async fn remove(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
-    form: web::Form<super::account::CsrfForm>,
+    form: web::Form<super::support::CsrfForm>,
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, form.token())?;

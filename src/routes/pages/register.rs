@@ -28,7 +28,7 @@ struct RegisterPage<'a> {
     error: Option<&'a str>,
     closed: bool,
     /// "Continue with …" buttons.
-    providers: Vec<super::oidc::ProviderButton>,
+    providers: Vec<super::support::ProviderButton>,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -54,7 +54,7 @@ pub async fn register_form(
         email: "",
         error: None,
         closed: !state.settings.registration_open,
-        providers: super::oidc::buttons(&state, ""),
+        providers: super::support::buttons(&state, ""),
     };
     render(StatusCode::OK, &page, cookie)
 }
@@ -82,7 +82,7 @@ pub async fn register(
             email: form.email.trim(),
             error: Some(message),
             closed: false,
-            providers: super::oidc::buttons(&state, ""),
+            providers: super::support::buttons(&state, ""),
         };
         render(status, &page, None)
     };

@@ -372,6 +372,24 @@ impl TestApp {
         email
     }
 
+    /// A user (no cookies kept, password `PASSWORD`) granted `scopes` on top
+    /// of the default grant, as `user grant-scope` would: for a scope that
+    /// only some users get. Returns the address.
+    pub async fn user_with_scopes(&self, scopes: &[hybrid_auth::auth::Scope]) -> String {
+        use hybrid_auth::{auth::tokens::scopes as grants, db::users};
+        let email = self.api_user().await;
+        let mut conn = self.conn().await;
+        let user = users::find_by_email(&mut conn, &email)
+            .await
+            .expect("db")
+            .expect("the user");
+        let grant = grants::with(&user.scopes, scopes);
+        users::set_scopes(&mut conn, user.id, &grant, self.clock.now())
+            .await
+            .expect("grant");
+        email
+    }
+
     /// The password grant.
     pub async fn password_grant(
         &self,
@@ -405,7 +423,7 @@ impl TestApp {
     /// A new user's access token carrying exactly `scopes` (the grant may be
     /// wider; the token is narrowed to these).
     pub async fn bearer_with(&self, scopes: &[hybrid_auth::auth::Scope]) -> String {
-        let email = self.api_user().await;
+        let email = self.user_with_scopes(scopes).await;
         let wanted: Vec<&str> = scopes.iter().map(|s| s.as_str()).collect();
         let res = self
             .password_grant(&email, PASSWORD, Some(&wanted.join(" ")))
@@ -484,6 +502,15 @@ impl TestApp {
     /// `GET path` with a bearer token and no cookies.
     pub async fn api_get(&self, path: &str, token: &str) -> Response {
         self.req(Method::GET, path)
+            .no_cookies()
+            .bearer(token)
+            .send()
+            .await
+    }
+
+    /// `DELETE path` with a bearer token and no cookies.
+    pub async fn api_delete(&self, path: &str, token: &str) -> Response {
+        self.req(Method::DELETE, path)
             .no_cookies()
             .bearer(token)
             .send()

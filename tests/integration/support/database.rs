@@ -1,10 +1,78 @@
 //! Test databases: a migrated template (keyed by the migrations' content), a
 //! fresh clone of it per test, and `DbProxy`, a TCP proxy in front of Postgres
 //! that a test can cut to simulate an outage.
+//!
+//! A run that passes leaves no database behind: when the test process exits
+//! and no test panicked, it drops every database it made, the template too.
+//! After a failure they stay, for a look; the next run drops those whose
+//! process is gone, and templates of other migrations, when it starts.
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// The databases this process made, to drop at exit.
+static MADE: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Whether any test of this process panicked (failed).
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+thread_local! {
+    static EXPECTING_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, whose panics are expected (a test of a checker): they do not
+/// count as a failed test.
+pub fn expecting_panics<T>(f: impl FnOnce() -> T) -> T {
+    EXPECTING_PANICS.with(|e| e.set(true));
+    let out = f();
+    EXPECTING_PANICS.with(|e| e.set(false));
+    out
+}
+
+/// Once per process: a panic hook that notes a failure, and an exit handler
+/// that drops what this process made unless one happened.
+fn clean_up_at_exit() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !EXPECTING_PANICS.with(|e| e.get()) {
+                FAILED.store(true, Ordering::SeqCst);
+            }
+            previous(info);
+        }));
+        extern "C" fn at_exit() {
+            if AtomicBool::load(&FAILED, Ordering::SeqCst) {
+                return;
+            }
+            let mut names = std::mem::take(&mut *MADE.lock().unwrap_or_else(|e| e.into_inner()));
+            names.push(template_name().to_owned());
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                let Ok(runtime) = runtime else { return };
+                runtime.block_on(async move {
+                    let Ok(mut conn) = AsyncPgConnection::establish(&admin_url()).await else {
+                        return;
+                    };
+                    for name in names {
+                        let _ = diesel::sql_query(format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .execute(&mut conn)
+                        .await;
+                    }
+                });
+            });
+            let _ = dropped.join();
+        }
+        // SAFETY: registers a plain `extern "C" fn` with the C library.
+        unsafe {
+            libc::atexit(at_exit);
+        }
+    });
+}
 
 pub const SERVER_URL: &str = "postgres://postgres@127.0.0.1:5432";
 
@@ -72,17 +140,20 @@ fn ensure_template() -> &'static str {
                 #[diesel(sql_type = diesel::sql_types::Text)]
                 datname: String,
             }
-            let dbs: Vec<Db> = diesel::sql_query(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'ha\\_t\\_%'",
-            )
+            let dbs: Vec<Db> = diesel::sql_query(format!(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'ha\\_t\\_%' \
+                 OR (datname LIKE 'ha\\_tpl\\_%' AND datname NOT LIKE '{name}%')"
+            ))
             .load(&mut conn)
             .await
             .expect("list databases");
             for db in dbs {
+                // A template of other migrations: dropped unless a run of
+                // those is cloning it right now (then the drop fails).
                 let pid = db
                     .datname
-                    .split('_')
-                    .nth(2)
+                    .strip_prefix("ha_t_")
+                    .and_then(|rest| rest.split('_').next())
                     .and_then(|p| p.parse::<u32>().ok());
                 let alive =
                     pid.is_some_and(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
@@ -132,6 +203,7 @@ fn ensure_template() -> &'static str {
 /// Creates a fresh database for one test, cloned from the template.
 pub fn fresh_database() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    clean_up_at_exit();
     let template = ensure_template().to_owned();
     let name = format!(
         "ha_t_{}_{}_{}",
@@ -163,6 +235,9 @@ pub fn fresh_database() -> String {
             }
         }
     });
+    MADE.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(name.clone());
     name
 }
 

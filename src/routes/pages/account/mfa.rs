@@ -3,8 +3,8 @@
 //! and regenerate recovery codes (`POST /account/mfa/recovery-codes`). Each
 //! is a sensitive action: a stale session is sent to re-authenticate first.
 
+use super::super::support::CsrfForm;
 use super::super::{render, require_recent_auth, see_other};
-use super::CsrfForm;
 use crate::auth::account::mfa::{self, TotpEnable, TotpSetup};
 use crate::auth::http::csrf::require_session_csrf;
 use crate::auth::{AppState, ClientInfo, CurrentUser, TypedSession};

@@ -1,7 +1,7 @@
 //! `GET /account` and its state changes: revoke one session, log out other
 //! sessions, change password (which ends every other session).
 
-use super::login::throttled_message;
+use super::support::{throttled_message, CsrfForm};
 use super::{render, require_recent_auth, see_other};
 use crate::auth::account::mails::human_duration;
 use crate::auth::account::{self, PasswordChange};
@@ -18,7 +18,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
-mod display;
+pub(crate) mod display;
 pub mod mfa;
 pub mod reauth;
 
@@ -90,6 +90,9 @@ struct AccountPage {
     reauth_window: String,
     /// Linked sign-in providers.
     identities: Vec<IdentityView>,
+    /// Whether any sign-in provider is configured (else the section is
+    /// left out, unless an identity is still linked).
+    providers_configured: bool,
     has_password: bool,
 }
 
@@ -189,6 +192,7 @@ async fn account_page(
         passkeys,
         reauth_window: human_duration(state.settings.reauth_window),
         identities,
+        providers_configured: !state.oidc.buttons().is_empty(),
         has_password,
     };
     render(status, &page, None)
@@ -200,18 +204,6 @@ pub async fn account(
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     account_page(&req, &state, &user, StatusCode::OK, None).await
-}
-
-#[derive(serde::Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf_token: String,
-}
-
-impl CsrfForm {
-    pub fn token(&self) -> &str {
-        &self.csrf_token
-    }
 }
 
 pub async fn revoke_one(
@@ -248,12 +240,13 @@ pub async fn revoke_others(
     client: ClientInfo,
 ) -> Result<HttpResponse, AppError> {
     require_session_csrf(&req, &state, &user, &form.csrf_token)?;
-    if !account::revoke_other_sessions(&state, &user, &client).await? {
-        return Err(AppError::LoginRequired {
+    match account::revoke_other_sessions(&state, &user, &client).await? {
+        None => Err(AppError::LoginRequired {
             next: "/account".to_owned(),
-        });
+        }),
+        Some(0) => Ok(see_other("/account?notice=no-other-sessions")),
+        Some(_) => Ok(see_other("/account?notice=others-signed-out")),
     }
-    Ok(see_other("/account?notice=others-signed-out"))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -288,7 +281,10 @@ pub async fn change_password(
     )
     .await?;
     let (status, message) = match outcome {
-        PasswordChange::Changed => return Ok(see_other("/account?notice=password-changed")),
+        PasswordChange::Changed {
+            others_signed_out: 0,
+        } => return Ok(see_other("/account?notice=password-changed-alone")),
+        PasswordChange::Changed { .. } => return Ok(see_other("/account?notice=password-changed")),
         PasswordChange::Throttled(secs) => {
             let message = Some(throttled_message(secs));
             let mut res =

@@ -4,7 +4,7 @@
 //! second factor, the code alone on this page. Success renews this
 //! session's `auth_time` and goes on to `next`.
 
-use super::super::login::throttled_message;
+use super::super::support::throttled_message;
 use super::super::{next_from_query, render, see_other};
 use crate::auth::account::{self, Reauth};
 use crate::auth::credentials::second_factor;
@@ -29,7 +29,7 @@ struct ReauthPage<'a> {
     /// The user has a password (else only a provider or a passkey confirms).
     has_password: bool,
     /// The providers of the user's linked identities (`prompt=login`).
-    providers: Vec<crate::routes::pages::oidc::ProviderButton>,
+    providers: Vec<crate::routes::pages::support::ProviderButton>,
     /// The provider has just re-authenticated the user: only the second
     /// factor is asked for.
     after_provider: bool,
@@ -61,7 +61,7 @@ async fn page(
             fresh.is_some_and(|u| !u.password_hash.is_empty()),
         )
     };
-    let providers = crate::routes::pages::oidc::reauth_buttons(state, &identities, next);
+    let providers = crate::routes::pages::support::reauth_buttons(state, &identities, next);
     let after_provider =
         factors.any() && account::provider_step_open(state, session.provider_reauth());
     let body = ReauthPage {
