@@ -22,6 +22,7 @@ mod lifecycle;
 mod login;
 mod mail;
 mod mfa;
+mod naming;
 mod notes;
 mod oidc;
 mod oidc_browser;
