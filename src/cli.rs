@@ -54,7 +54,7 @@ pub enum Command {
     /// Start your own project from this template: rename the package and the
     /// binary in ./Cargo.toml, and with them every name people see (APP_NAME's
     /// default: titles, mail sender, realm, audience, database, TOTP issuer,
-    /// API-key prefix). The library keeps the name `hybrid_auth`, so every
+    /// metrics). The library keeps the name `hybrid_auth`, so every
     /// `use` line works as it is. Needs no database.
     Rename {
         /// The new package and binary name, e.g. `my-app`.

@@ -92,12 +92,9 @@ pub fn default_database_name(app_name: &str) -> String {
 pub struct Settings {
     /// The name people see (APP_NAME; default the package name): page
     /// titles, the sender of mail, the realm, the OpenAPI title, the TOTP
-    /// issuer, the API-key prefix, and the defaults of DATABASE_URL,
+    /// issuer, and the defaults of DATABASE_URL,
     /// JWT_AUDIENCE and MAIL_FROM.
     pub app_name: String,
-    /// The longest expiry a user may give an API key (API_KEY_MAX_TTL,
-    /// default 365d).
-    pub api_key_max_ttl: Duration,
     pub database_url: DbUrl,
     pub bind_addr: String,
     /// External origin, without a trailing slash (`iss`, Origin checks).
@@ -418,7 +415,6 @@ impl Settings {
             session_absolute_timeout: positive("SESSION_ABSOLUTE_TIMEOUT", "30d")?,
             clock_skew_leeway: duration("CLOCK_SKEW_LEEWAY", "30s")?,
             refresh_reuse_grace: duration("REFRESH_REUSE_GRACE", "10s")?,
-            api_key_max_ttl: positive("API_KEY_MAX_TTL", "365d")?,
             session_cookie_key: key("SESSION_COOKIE_KEY", 64)?,
             csrf_key: key("CSRF_KEY", 32)?,
             refresh_mac_key: key("REFRESH_MAC_KEY", 32)?,
@@ -720,7 +716,6 @@ mod tests {
             .database_url
             .0
             .ends_with(&format!("/{}", env!("CARGO_PKG_NAME").replace('-', "_"))));
-        assert_eq!(s.api_key_max_ttl, Duration::days(365));
         assert!(s.registration_open);
         assert_eq!(s.login_max_failures, 5);
         assert_eq!(s.public_url, "http://localhost:8080");

@@ -72,7 +72,8 @@ async fn every_name_people_see_is_the_apps() {
     // The welcome mail comes from the app, by name.
     let mail = smtp.wait_for_mails(1).await.remove(0);
     assert!(
-        mail.data.contains(&format!("From: {name} <no-reply@localhost>")),
+        mail.data
+            .contains(&format!("From: {name} <no-reply@localhost>")),
         "{}",
         mail.data
     );

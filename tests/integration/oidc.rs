@@ -365,6 +365,9 @@ async fn a_provider_down_answers_503_the_rest_works_and_it_is_retried() {
         "{}",
         res.body
     );
+    // A visitor's way on: sign in another way, or register.
+    assert!(res.body.contains("href=\"/login\""), "{}", res.body);
+    assert!(res.body.contains("href=\"/register\""), "{}", res.body);
     // The rest of the app is unaffected.
     let login = app.get("/login").await;
     assert_eq!(login.status, StatusCode::OK);

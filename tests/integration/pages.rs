@@ -243,3 +243,18 @@ async fn the_landing_page_links_every_flow() {
         assert!(home.contains(&format!("href=\"{link}\"")), "{link}");
     }
 }
+
+#[actix_web::test]
+async fn the_account_page_leaves_out_sign_in_providers_when_none_is_configured() {
+    // (With a provider configured the section is there: oidc.rs.)
+    let app = spawn_app().await;
+    app.signed_in_user().await;
+    let account = app.get("/account").await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(
+        !account.body.contains("Sign-in providers"),
+        "{}",
+        account.body
+    );
+    assert!(!account.body.contains("id=\"identities\""));
+}

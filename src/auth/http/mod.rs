@@ -2,7 +2,7 @@
 //! requests and responses. Extractors (`CurrentUser` and `MaybeUser` for
 //! pages, `Bearer` for the API, `ClientInfo`, `TypedSession`), CSRF and
 //! origin checks, the Postgres `SessionStore`, binding a browser to a new
-//! session (`sign_in`), and the one mapping of `AuthError` to HTML or JSON
+//! session (`sign_in`), the outbound HTTP client (`outbound`), and the one mapping of `AuthError` to HTML or JSON
 //! errors (`errors`).
 
 pub mod bearer;
@@ -10,6 +10,7 @@ pub mod client;
 pub mod csrf;
 pub mod current_user;
 mod errors;
+pub mod outbound;
 pub mod pending;
 pub mod session_store;
 pub mod sign_in;

@@ -2,18 +2,14 @@
 //! discovery document (fetched on first use; a provider that is down is
 //! tried again on the next use, at most every DISCOVERY_RETRY) and the JWKS
 //! (fetched with the metadata, refreshed when an ID token names an unknown
-//! `kid`, at most every JWKS_REFRESH_FLOOR). The HTTP client is awc on
-//! rustls (the TLS stack the app already has), with timeouts and no
-//! redirects followed; `Http` lends it to `openidconnect` for the token
-//! exchange (oauth2's `AsyncHttpClient`, whose future need not be `Send`).
+//! `kid`, at most every JWKS_REFRESH_FLOOR). The HTTP client is the
+//! app's outbound one (`auth/http/outbound.rs`).
 
+use crate::auth::http::outbound;
 use crate::clock::Clock;
 use crate::config::OidcProvider;
 use openidconnect::core::CoreJsonWebKeySet;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 
@@ -21,8 +17,6 @@ use time::{Duration, OffsetDateTime};
 pub const DISCOVERY_RETRY: Duration = Duration::seconds(5);
 /// The least time between two JWKS fetches for unknown `kid`s.
 pub const JWKS_REFRESH_FLOOR: Duration = Duration::seconds(60);
-/// Bodies read from a provider (discovery, JWKS, token response).
-const BODY_LIMIT: usize = 256 * 1024;
 
 /// The parts of the discovery document the app uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,10 +31,7 @@ pub struct Metadata {
     pub token_endpoint_auth_methods_supported: Vec<String>,
 }
 
-/// The provider could not be reached, or answered with a server error.
-#[derive(Debug, thiserror::Error)]
-#[error("OpenID provider unreachable: {0}")]
-pub struct Unreachable(pub String);
+pub use crate::auth::http::outbound::{Http, Unreachable};
 
 #[derive(Default)]
 struct Learned {
@@ -94,95 +85,6 @@ fn learned(provider: &Provider) -> std::sync::MutexGuard<'_, Learned> {
     }
 }
 
-thread_local! {
-    /// One client per worker thread (awc clients are not `Send`); they share
-    /// nothing but settings.
-    static HTTP: awc::Client = awc::Client::builder()
-        .connector(awc::Connector::new().timeout(std::time::Duration::from_secs(5)))
-        .timeout(std::time::Duration::from_secs(10))
-        .disable_redirects()
-        .add_default_header((awc::http::header::USER_AGENT, crate::web::app_name()))
-        .finish();
-}
-
-fn client() -> awc::Client {
-    HTTP.with(awc::Client::clone)
-}
-
-async fn read_body<S>(mut res: awc::ClientResponse<S>) -> Result<actix_web::web::Bytes, Unreachable>
-where
-    S: futures_util::Stream<Item = Result<actix_web::web::Bytes, awc::error::PayloadError>> + Unpin,
-{
-    res.body()
-        .limit(BODY_LIMIT)
-        .await
-        .map_err(|e| Unreachable(format!("reading the body: {e}")))
-}
-
-async fn get_json<T: DeserializeOwned>(url: &str) -> Result<T, Unreachable> {
-    let res = client()
-        .get(url)
-        .insert_header((awc::http::header::ACCEPT, "application/json"))
-        .send()
-        .await
-        .map_err(|e| Unreachable(format!("GET {url}: {e}")))?;
-    let status = res.status();
-    let body = read_body(res).await?;
-    if !status.is_success() {
-        return Err(Unreachable(format!("GET {url}: status {status}")));
-    }
-    serde_json::from_slice(&body).map_err(|e| Unreachable(format!("GET {url}: {e}")))
-}
-
-/// The app's HTTP client (awc) for `openidconnect`'s requests (the token
-/// exchange): the request goes out as the library built it (its form body,
-/// its Basic client authentication); a body is read up to BODY_LIMIT, and a
-/// server error (5xx) counts as the provider being unreachable, like a
-/// failed connection.
-pub struct Http;
-
-impl<'c> openidconnect::AsyncHttpClient<'c> for Http {
-    type Error = Unreachable;
-    type Future =
-        Pin<Box<dyn Future<Output = Result<openidconnect::HttpResponse, Unreachable>> + 'c>>;
-
-    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
-        Box::pin(send(request))
-    }
-}
-
-async fn send(
-    request: openidconnect::HttpRequest,
-) -> Result<openidconnect::HttpResponse, Unreachable> {
-    let url = request.uri().to_string();
-    let fail = |what: &dyn std::fmt::Display| Unreachable(format!("{url}: {what}"));
-    let method = awc::http::Method::from_bytes(request.method().as_str().as_bytes())
-        .map_err(|e| fail(&e))?;
-    let mut outgoing = client().request(method, url.as_str());
-    for (name, value) in request.headers() {
-        outgoing = outgoing.append_header((name.as_str(), value.as_bytes()));
-    }
-    let res = outgoing
-        .send_body(request.into_body())
-        .await
-        .map_err(|e| fail(&e))?;
-    let status = res.status();
-    let headers: Vec<(String, Vec<u8>)> = res
-        .headers()
-        .iter()
-        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-        .collect();
-    let body = read_body(res).await?;
-    if status.is_server_error() {
-        return Err(fail(&format_args!("status {status}")));
-    }
-    let mut response = openidconnect::http::Response::builder().status(status.as_u16());
-    for (name, value) in headers {
-        response = response.header(name, value);
-    }
-    response.body(body.to_vec()).map_err(|e| fail(&e))
-}
-
 impl Provider {
     /// The provider's metadata, discovering it first if need be.
     pub async fn metadata(&self, clock: &Clock) -> Result<Arc<Metadata>, Unreachable> {
@@ -202,14 +104,14 @@ impl Provider {
         }
         let issuer = self.config.issuer.trim_end_matches('/');
         let url = format!("{issuer}/.well-known/openid-configuration");
-        let metadata: Metadata = get_json(&url).await?;
+        let metadata: Metadata = outbound::get_json(&url).await?;
         if metadata.issuer != self.config.issuer {
             return Err(Unreachable(format!(
                 "the discovery document names issuer {:?}, not the configured one",
                 metadata.issuer
             )));
         }
-        let jwks: CoreJsonWebKeySet = get_json(&metadata.jwks_uri).await?;
+        let jwks: CoreJsonWebKeySet = outbound::get_json(&metadata.jwks_uri).await?;
         let metadata = Arc::new(metadata);
         let mut learned = learned(self);
         learned.metadata = Some(metadata.clone());
@@ -242,7 +144,7 @@ impl Provider {
             }
             learned.last_jwks_fetch = Some(now);
         }
-        let jwks = Arc::new(get_json::<CoreJsonWebKeySet>(&metadata.jwks_uri).await?);
+        let jwks = Arc::new(outbound::get_json::<CoreJsonWebKeySet>(&metadata.jwks_uri).await?);
         learned(self).jwks = Some(jwks.clone());
         Ok(Some(jwks))
     }

@@ -172,6 +172,34 @@ impl<'s> ToResponse<'s> for PasskeyForbidden {
     }
 }
 
+/// Declares the passkey endpoints' shared JSON answers (a `PasskeyError`
+/// body), each a unit type `#[utoipa::path]` can name.
+macro_rules! passkey_responses {
+    ($($name:ident: $description:literal;)*) => {
+        $(
+            pub struct $name;
+            impl<'s> ToResponse<'s> for $name {
+                fn response() -> (&'s str, RefOr<Response>) {
+                    let body = ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("PasskeyError")))
+                        .build();
+                    let response = ResponseBuilder::new()
+                        .description($description)
+                        .content("application/json", body)
+                        .build();
+                    (stringify!($name), RefOr::T(response))
+                }
+            }
+        )*
+    };
+}
+
+passkey_responses! {
+    PasskeyLoginRequired: "`login_required`: no live web session (or, on the second step, no pending sign-in).";
+    NoPasskeyToAskFor: "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).";
+    PasskeyTooLarge: "The body is over 64 KiB (`invalid_request`).";
+}
+
 /// The 200 of both token endpoints (RFC 6749 §5.1).
 pub struct TokenIssued;
 

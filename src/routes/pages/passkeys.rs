@@ -21,12 +21,17 @@ use crate::auth::{AppState, Assurance, ClientInfo, CurrentUser, MaybeUser, Typed
 use crate::db::{self, users};
 use crate::error::AppError;
 use crate::routes::api::responses::{
-    PageForbidden, PageRedirect, PageUnavailable, PasskeyForbidden, PasskeyRefused,
+    NoPasskeyToAskFor, PageForbidden, PageRedirect, PageUnavailable, PasskeyForbidden,
+    PasskeyLoginRequired, PasskeyRefused, PasskeyTooLarge,
 };
 use crate::web::safe_next;
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
+use std::future::Future;
+use std::pin::Pin;
 
 /// `POST /account/passkeys`.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -125,6 +130,33 @@ fn options_response(options: Option<Value>) -> HttpResponse {
     }
 }
 
+/// The caller of a signed-in passkey endpoint: a live web session that sent
+/// its CSRF token in `X-CSRF-Token` (and an origin of this site). Without a
+/// session: 401 `login_required` as JSON, where a page would redirect; a bad
+/// token or a foreign origin: the 403 error page.
+pub struct SignedIn(pub CurrentUser);
+
+impl FromRequest for SignedIn {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = MaybeUser::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(user) = user.await?.0 else {
+                let refused = InternalError::from_response("login required", login_required());
+                return Err(refused.into());
+            };
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::from(anyhow::anyhow!("AppState missing")))?;
+            require_session_csrf(&req, state, &user, header_token(&req))?;
+            Ok(SignedIn(user))
+        })
+    }
+}
+
 /// A JSON caller without a live session (or, on the second step, without
 /// a pending sign-in): 401, where a page would redirect.
 fn login_required() -> HttpResponse {
@@ -147,8 +179,8 @@ fn go_to(next: &str) -> HttpResponse {
     responses(
         (status = 200, description = "The creation options.", body = PasskeyOptions),
         (status = 303, response = PageRedirect),
-        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
-        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 401, response = PasskeyLoginRequired),
+        (status = 404, response = NoPasskeyToAskFor),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PasskeyForbidden),
         (status = 503, response = PageUnavailable),
@@ -156,14 +188,9 @@ fn go_to(next: &str) -> HttpResponse {
     security(("session_cookie" = [], "csrf_header" = [])),
 )]
 pub async fn register_options(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: MaybeUser,
+    SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = user.0 else {
-        return Ok(login_required());
-    };
-    require_session_csrf(&req, &state, &user, header_token(&req))?;
     require_recent_auth(&state, &user, "/account").await?;
     // Read afresh: the cached session may predate the confirmation.
     let proven = {
@@ -190,26 +217,21 @@ pub async fn register_options(
     responses(
         (status = 201, description = "Added (every other session of the user was signed out).", body = PasskeyAdded),
         (status = 303, response = PageRedirect),
-        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
+        (status = 401, response = PasskeyLoginRequired),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PasskeyForbidden),
-        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 413, response = PasskeyTooLarge),
         (status = 503, response = PageUnavailable),
     ),
     security(("session_cookie" = [], "csrf_header" = [])),
 )]
 pub async fn register(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: MaybeUser,
+    SignedIn(user): SignedIn,
     body: web::Json<NewPasskeyBody>,
     client: ClientInfo,
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = user.0 else {
-        return Ok(login_required());
-    };
-    require_session_csrf(&req, &state, &user, header_token(&req))?;
     require_recent_auth(&state, &user, "/account").await?;
     let body = body.into_inner();
     // No name given: the browser's ("Chrome 131 on Linux"), renamable later.
@@ -281,7 +303,7 @@ pub async fn remove(
     summary = "Options to sign in with a passkey alone (empty allowCredentials)",
     responses(
         (status = 200, description = "The request options.", body = PasskeyOptions),
-        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 404, response = NoPasskeyToAskFor),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PageForbidden),
         (status = 429, description = "`too_many_attempts`: more than 30 starts a minute from this address; `Retry-After` says when to retry.", body = PasskeyError,
@@ -319,7 +341,7 @@ pub async fn sign_in_options(
         (status = 200, description = "Signed in (the session cookie is set).", body = Redirect),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PasskeyForbidden),
-        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 413, response = PasskeyTooLarge),
         (status = 503, response = PageUnavailable),
     ),
     security(()),
@@ -362,7 +384,7 @@ pub async fn sign_in(
     summary = "Options for the passkey as the second step (the pending user's credentials)",
     responses(
         (status = 200, description = "The request options.", body = PasskeyOptions),
-        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 404, response = NoPasskeyToAskFor),
         (status = 401, description = "`login_required`: no pending sign-in (the password step first), or it expired.", body = PasskeyError),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PageForbidden),
@@ -396,7 +418,7 @@ pub async fn second_step_options(
         (status = 401, description = "`login_required`: no pending sign-in (the password step first), or it expired.", body = PasskeyError),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PageForbidden),
-        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 413, response = PasskeyTooLarge),
         (status = 503, response = PageUnavailable),
     ),
     security(()),
@@ -444,8 +466,8 @@ pub async fn second_step(
     responses(
         (status = 200, description = "The request options.", body = PasskeyOptions),
         (status = 303, response = PageRedirect),
-        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
-        (status = 404, description = "`not_found`: no passkey to ask for (or passkeys are off: PUBLIC_URL is an IP address).", body = PasskeyError),
+        (status = 401, response = PasskeyLoginRequired),
+        (status = 404, response = NoPasskeyToAskFor),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PageForbidden),
         (status = 503, response = PageUnavailable),
@@ -453,14 +475,9 @@ pub async fn second_step(
     security(("session_cookie" = [], "csrf_header" = [])),
 )]
 pub async fn reauth_options(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: MaybeUser,
+    SignedIn(user): SignedIn,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = user.0 else {
-        return Ok(login_required());
-    };
-    require_session_csrf(&req, &state, &user, header_token(&req))?;
     let options =
         passkeys::start_authentication(&state, Purpose::Reauth, Some(user.user.id)).await?;
     Ok(options_response(options))
@@ -476,27 +493,22 @@ pub async fn reauth_options(
     responses(
         (status = 200, description = "Re-authenticated.", body = Redirect),
         (status = 303, response = PageRedirect),
-        (status = 401, description = "`login_required`: no live web session.", body = PasskeyError),
+        (status = 401, response = PasskeyLoginRequired),
         (status = 400, response = PasskeyRefused),
         (status = 403, response = PageForbidden),
         (status = 409, description = "The session ended meanwhile.", body = PasskeyError),
-        (status = 413, description = "The body is over 64 KiB (`invalid_request`).", body = PasskeyError),
+        (status = 413, response = PasskeyTooLarge),
         (status = 503, response = PageUnavailable),
     ),
     security(("session_cookie" = [], "csrf_header" = [])),
 )]
 pub async fn reauth(
-    req: HttpRequest,
     state: web::Data<AppState>,
-    user: MaybeUser,
+    SignedIn(user): SignedIn,
     body: web::Json<AssertionBody>,
     client: ClientInfo,
     session: TypedSession,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = user.0 else {
-        return Ok(login_required());
-    };
-    require_session_csrf(&req, &state, &user, header_token(&req))?;
     let asserted = passkeys::finish_authentication(
         &state,
         Purpose::Reauth,
