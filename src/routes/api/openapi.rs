@@ -5,7 +5,7 @@
 //!
 //! Everything is registered here, in one place:
 //!
-//! * a new JSON route (one line in a `route_table!` of `routes/mod.rs`, with
+//! * a new JSON route (one line in a `route_table!` of `routes/json.rs`, with
 //!   the scope it needs) gets `#[utoipa::path(...)]` on its handler (its own
 //!   success and specific error statuses) and one line in `paths(...)`
 //!   below; its body types derive `utoipa::ToSchema` and go into
