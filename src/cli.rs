@@ -4,8 +4,10 @@
 //! instances apply them within a second. Exit status: 0 success, 1 failure,
 //! 2 usage or configuration error.
 
+use crate::auth::account::suspension;
 use crate::auth::credentials::password::{self, Hasher};
 use crate::auth::email::Email;
+use crate::auth::keys::service_clients;
 use crate::auth::sessions::revocation::RevocationView;
 use crate::auth::sessions::{self, Target};
 use crate::auth::tokens::keys::{self, Retire};
@@ -49,6 +51,9 @@ pub enum Command {
     /// List, rotate and retire the signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Service accounts (OAuth 2.0 client credentials).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Delete expired and dead rows now (the server also does it every PURGE_INTERVAL).
     Purge,
     /// Start your own project from this template: rename the package and the
@@ -109,6 +114,59 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Suspend a user: every session and API key ends on every instance at
+    /// once, and every sign-in is refused (as a wrong password is) until
+    /// `user enable`.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Lift a suspension: the user may sign in again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Make a service account; prints its client id and secret (once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// The scopes its tokens may carry.
+        #[arg(long, required = true, num_args = 1.., value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// `{"client_id","client_secret"}` instead of two lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a second secret (printed once); both work until `retire-secret`.
+    RotateSecret {
+        #[arg(long, value_name = "ID")]
+        client_id: Uuid,
+    },
+    /// Keep only the newest secret: the older ones stop working.
+    RetireSecret {
+        #[arg(long, value_name = "ID")]
+        client_id: Uuid,
+    },
+    /// Disable a service account: its tokens stop on every instance at once,
+    /// and it gets no new ones until `client enable`.
+    Disable {
+        #[arg(long, value_name = "ID")]
+        client_id: Uuid,
+    },
+    /// Enable a service account again (its earlier tokens stay refused).
+    Enable {
+        #[arg(long, value_name = "ID")]
+        client_id: Uuid,
+    },
+    /// List the service accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -165,6 +223,7 @@ pub async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::User(c) => user(c, &settings).await,
         Command::Sessions(c) => sessions_command(c, &settings).await,
         Command::Keys(c) => keys(c, &settings).await,
+        Command::Client(c) => client_command(c, &settings).await,
         Command::Rename { name, dir } => rename(&dir, &name),
         Command::Purge => {
             let mut conn = connect(&settings).await?;
@@ -359,6 +418,23 @@ async fn user(command: UserCommand, settings: &Settings) -> anyhow::Result<()> {
                 user.email
             );
         }
+        UserCommand::Disable { email } => {
+            let user = find_user(&mut conn, &email).await?;
+            let clock = Clock::system();
+            let view = detached_view(settings, &clock)?;
+            let ended = suspension::disable(&view, &clock, &mut conn, user.id)
+                .await?
+                .unwrap_or(0);
+            println!(
+                "{}: suspended; {ended} session(s) and key(s) ended on every instance",
+                user.email
+            );
+        }
+        UserCommand::Enable { email } => {
+            let user = find_user(&mut conn, &email).await?;
+            suspension::enable(&Clock::system(), &mut conn, user.id).await?;
+            println!("{}: enabled; they may sign in again", user.email);
+        }
         UserCommand::List { json } => {
             let all = users::all(&mut conn).await?;
             if json {
@@ -451,15 +527,7 @@ async fn sessions_command(command: SessionsCommand, settings: &Settings) -> anyh
                     keep: None,
                 },
             };
-            // This process has no view of its own to keep current; running
-            // instances learn of the revocation through NOTIFY.
-            let pool = db::build_pool(&settings.database_url, 1, db::Mode::of(settings))?;
-            let detached = RevocationView::new(
-                settings.access_token_ttl,
-                clock.clone(),
-                pool,
-                settings.listener_heartbeat,
-            );
+            let detached = detached_view(settings, &clock)?;
             let ids = sessions::revoke_with(
                 &detached,
                 &clock,
@@ -470,6 +538,97 @@ async fn sessions_command(command: SessionsCommand, settings: &Settings) -> anyh
             )
             .await?;
             println!("revoked {} session(s) of {}", ids.len(), user.email);
+        }
+    }
+    Ok(())
+}
+
+/// A revocation view for a command: this process has none of its own to
+/// keep current; running instances learn of a revocation through NOTIFY.
+fn detached_view(settings: &Settings, clock: &Clock) -> anyhow::Result<RevocationView> {
+    let pool = db::build_pool(&settings.database_url, 1, db::Mode::of(settings))?;
+    Ok(RevocationView::new(
+        settings.access_token_ttl,
+        clock.clone(),
+        pool,
+        settings.listener_heartbeat,
+    ))
+}
+
+async fn client_command(command: ClientCommand, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = connect(settings).await?;
+    let now = Clock::system().now();
+    let unknown = |id: Uuid| anyhow::anyhow!("no service account {id}");
+    match command {
+        ClientCommand::Create { name, scopes, json } => {
+            let scopes = known_scopes(&scopes)?;
+            let created = service_clients::create(&mut conn, &name, &scopes, now).await?;
+            if json {
+                let out = serde_json::json!({
+                    "client_id": created.client_id,
+                    "client_secret": created.secret,
+                });
+                println!("{out}");
+            } else {
+                println!("client_id: {}", created.client_id);
+                println!("client_secret: {}", created.secret);
+            }
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let secret = service_clients::rotate_secret(&mut conn, client_id, now)
+                .await?
+                .ok_or_else(|| unknown(client_id))?;
+            println!("client_secret: {secret}");
+            eprintln!("both secrets work until `client retire-secret --client-id {client_id}`");
+        }
+        ClientCommand::RetireSecret { client_id } => {
+            let n = service_clients::retire_old_secrets(&mut conn, client_id)
+                .await?
+                .ok_or_else(|| unknown(client_id))?;
+            println!("retired {n} older secret(s) of {client_id}");
+        }
+        ClientCommand::Disable { client_id } => {
+            if !service_clients::disable(&mut conn, client_id, now).await? {
+                return Err(unknown(client_id));
+            }
+            println!("disabled {client_id}: its tokens stop on every instance");
+        }
+        ClientCommand::Enable { client_id } => {
+            if !service_clients::enable(&mut conn, client_id).await? {
+                return Err(unknown(client_id));
+            }
+            println!("enabled {client_id}");
+        }
+        ClientCommand::List { json } => {
+            let all = db::service_clients::list(&mut conn).await?;
+            if json {
+                let rows: Vec<_> = all
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "client_id": c.id,
+                            "name": c.name,
+                            "scopes": c.scopes,
+                            "disabled": c.disabled_at.is_some(),
+                            "created_at": fmt_time(c.created_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!(
+                    "{:<36}  {:<8}  {:<24}  scopes",
+                    "client_id", "state", "name"
+                );
+                for c in all {
+                    let state = if c.disabled_at.is_some() {
+                        "disabled"
+                    } else {
+                        "enabled"
+                    };
+                    println!("{:<36}  {:<8}  {:<24}  {}", c.id, state, c.name, c.scopes);
+                }
+            }
         }
     }
     Ok(())

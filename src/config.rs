@@ -95,6 +95,9 @@ pub struct Settings {
     /// issuer, and the defaults of DATABASE_URL,
     /// JWT_AUDIENCE and MAIL_FROM.
     pub app_name: String,
+    /// The longest expiry a user may give an API key (API_KEY_MAX_TTL,
+    /// default 365d).
+    pub api_key_max_ttl: Duration,
     pub database_url: DbUrl,
     pub bind_addr: String,
     /// External origin, without a trailing slash (`iss`, Origin checks).
@@ -406,6 +409,7 @@ impl Settings {
         let mail_from = text("MAIL_FROM", &format!("{app_name} <no-reply@localhost>"));
         let settings = Settings {
             app_name,
+            api_key_max_ttl: positive("API_KEY_MAX_TTL", "365d")?,
             jwt_audience,
             mail_from,
             oidc_providers: oidc_providers(get)?,
@@ -707,6 +711,7 @@ mod tests {
         assert!(!s.cookie_secure);
         assert_eq!(s.session_cookie_name(), "session");
         assert_eq!(s.app_name, env!("CARGO_PKG_NAME"));
+        assert_eq!(s.api_key_max_ttl, Duration::days(365));
         assert_eq!(s.jwt_audience, format!("{}-api", env!("CARGO_PKG_NAME")));
         assert_eq!(
             s.mail_from,

@@ -217,6 +217,10 @@ pub enum ApiError {
     /// 400 `invalid_request` for bad JSON API input.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// 401 `invalid_client` (RFC 6749 §5.2) with a `Basic` challenge: the
+    /// client credentials of the token endpoint did not authenticate.
+    #[error("invalid client")]
+    InvalidClient,
     /// 401 `login_required` from `POST /auth/token`.
     #[error("login required")]
     LoginRequired,
@@ -305,7 +309,7 @@ pub fn realm() -> &'static str {
 pub struct ErrorBody {
     /// The error code: `invalid_request`, `invalid_grant`, `invalid_scope`,
     /// `unsupported_grant_type`, `mfa_required`, `unauthorized`, `invalid_token`,
-    /// `insufficient_scope`, `insufficient_user_authentication`,
+    /// `insufficient_scope`, `insufficient_user_authentication`, `invalid_client`,
     /// `login_required`, `forbidden`, `not_found`, `too_many_attempts`,
     /// `temporarily_unavailable` or `server_error`.
     #[schema(example = "invalid_request")]
@@ -323,6 +327,7 @@ impl ResponseError for ApiError {
             }
             ApiError::NoToken
             | ApiError::InvalidToken(_)
+            | ApiError::InvalidClient
             | ApiError::LoginRequired
             | ApiError::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             ApiError::InsufficientScope(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -340,6 +345,7 @@ impl ResponseError for ApiError {
             ApiError::OAuth { code, description } => (*code, description.clone()),
             ApiError::NoToken => ("unauthorized", "a bearer access token is required".into()),
             ApiError::BadHeader(d) => ("invalid_request", (*d).into()),
+            ApiError::InvalidClient => ("invalid_client", "client authentication failed".into()),
             ApiError::InvalidToken(d) => ("invalid_token", (*d).into()),
             ApiError::InsufficientScope(s) => (
                 "insufficient_scope",
@@ -378,6 +384,9 @@ impl ResponseError for ApiError {
         res.insert_header((header::CACHE_CONTROL, "no-store"));
         let realm = realm();
         match self {
+            ApiError::InvalidClient => {
+                res.insert_header((header::WWW_AUTHENTICATE, format!("Basic realm=\"{realm}\"")));
+            }
             ApiError::NoToken => {
                 res.insert_header((
                     header::WWW_AUTHENTICATE,

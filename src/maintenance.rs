@@ -42,6 +42,7 @@ pub async fn purge(conn: &mut DbConn, now: OffsetDateTime, grace: Duration) -> Q
     crate::db::passkeys::delete_expired_challenges(conn, now).await?;
     crate::db::oidc::delete_expired(conn, now).await?;
     let sessions = sessions::delete_dead_before(conn, now - SESSION_RETENTION).await?;
+    crate::db::service_clients::delete_units_before(conn, now - SESSION_RETENTION).await?;
     let account_tokens = crate::db::account_tokens::delete_expired_before(conn, now).await?;
     // Delivered mail is kept a while for support questions ("did it go out?").
     let mails = mail_outbox::delete_sent_before(conn, now - SESSION_RETENTION).await?;

@@ -163,6 +163,7 @@ pub async fn build_state(settings: Settings, clock: Clock) -> anyhow::Result<web
         keys,
         revocations,
         token_cache: TokenCache::new(TOKEN_CACHE_CAPACITY),
+        key_cache: crate::auth::BoundedCache::new(TOKEN_CACHE_CAPACITY),
         session_cache,
         hasher,
         mailer,

@@ -89,6 +89,7 @@ pub fn notice_text(code: &str) -> Option<&'static str> {
         "session-revoked" => "Session revoked: its cookie and its tokens no longer work.",
         "others-signed-out" => "Your other sessions were signed out.",
         "no-other-sessions" => "There were no other sessions to sign out.",
+        "api-key-revoked" => "The API key was revoked: it no longer works anywhere.",
         "mfa-enabled" => {
             "Two-factor authentication is on. Your other sessions were signed out."
         }

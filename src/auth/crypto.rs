@@ -25,6 +25,23 @@ pub fn random_token() -> anyhow::Result<String> {
     Ok(b64(&random_bytes::<32>()?))
 }
 
+/// `len` random characters of `[0-9A-Za-z]`, each equally likely (for
+/// secrets people copy: API keys, client secrets).
+pub fn random_base62(len: usize) -> anyhow::Result<String> {
+    const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in random_bytes::<64>()? {
+            // 248 = 4 × 62: taking only bytes below it keeps the characters
+            // uniform.
+            if b < 248 && out.len() < len {
+                out.push(char::from(BASE62[usize::from(b % 62)]));
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -63,6 +63,10 @@ vocabulary! {
         IdentityLinked => "identity_linked",
         IdentityUnlinked => "identity_unlinked",
         AddressProven => "address_proven",
+        ApiKeyCreated => "api_key_created",
+        ApiKeyRevoked => "api_key_revoked",
+        AccountDisabled => "account_disabled",
+        AccountEnabled => "account_enabled",
     }
 }
 
@@ -81,6 +85,8 @@ vocabulary! {
         RevokedByAdmin => "revoked_by_admin",
         AccountDeleted => "account_deleted",
         MfaChanged => "mfa_changed",
+        ApiKeyRevoked => "api_key_revoked",
+        AccountDisabled => "account_disabled",
     }
 }
 

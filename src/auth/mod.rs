@@ -24,12 +24,14 @@ pub mod email;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod keys;
 pub mod oidc;
 pub mod secrets;
 pub mod sessions;
 pub mod state;
 pub mod tokens;
 
+pub use bounded_cache::BoundedCache;
 pub use credentials::{authenticate, AuthOutcome};
 pub use email::Email;
 pub use error::AuthError;

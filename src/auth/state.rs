@@ -27,6 +27,8 @@ pub struct AppState {
     pub revocations: RevocationView,
     /// Verified access tokens (signature and claims; never revocation).
     pub token_cache: TokenCache,
+    /// API keys this instance has read (never their revocation: the view's).
+    pub key_cache: crate::auth::keys::api_keys::KeyCache,
     /// Resolved web sessions and their cookie state (checked against
     /// `revocations` at every hit).
     pub session_cache: Arc<SessionCache>,

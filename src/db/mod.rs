@@ -5,6 +5,7 @@
 //! runs the embedded migrations.
 
 pub mod account_tokens;
+pub mod api_keys;
 pub mod app_secrets;
 pub mod auth_events;
 mod conn;
@@ -16,6 +17,7 @@ pub mod oidc;
 pub mod passkeys;
 pub mod refresh_tokens;
 pub mod schema;
+pub mod service_clients;
 pub mod session_state;
 pub mod sessions;
 pub mod setup;

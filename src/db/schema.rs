@@ -10,6 +10,7 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         email_verified_at -> Nullable<Timestamptz>,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -210,6 +211,45 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        name -> Text,
+        key_hash -> Bytea,
+        start -> Text,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    service_clients (id) {
+        id -> Uuid,
+        name -> Text,
+        scopes -> Text,
+        unit_id -> Uuid,
+        disabled_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    service_client_secrets (id) {
+        id -> Uuid,
+        client_id -> Uuid,
+        secret_hash -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    retired_units (id) {
+        id -> Uuid,
+        revoked_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(api_keys -> sessions (id));
+diesel::joinable!(service_client_secrets -> service_clients (client_id));
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(oidc_identities -> users (user_id));
 diesel::joinable!(oidc_links -> users (user_id));
@@ -237,5 +277,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     webauthn_challenges,
     oidc_identities,
     oidc_requests,
-    oidc_links
+    oidc_links,
+    api_keys,
+    service_clients,
+    service_client_secrets,
+    retired_units
 );

@@ -119,9 +119,14 @@ pub async fn live_for_user(
     live_for_user_newest(conn, user_id, now, i64::MAX).await
 }
 
-/// How many sessions are live at `now`, of every user.
+/// The kinds that are sign-ins (a browser's or an API client's), as opposed
+/// to API keys.
+pub const SIGN_IN_KINDS: [&str; 2] = ["web", "api"];
+
+/// How many sign-in sessions are live at `now`, of every user.
 pub async fn count_live(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<i64> {
     sessions::table
+        .filter(sessions::kind.eq_any(SIGN_IN_KINDS))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::idle_expires_at.gt(now))
         .filter(sessions::absolute_expires_at.gt(now))
@@ -130,7 +135,7 @@ pub async fn count_live(conn: &mut DbConn, now: OffsetDateTime) -> QueryResult<i
         .await
 }
 
-/// The user's `limit` newest live sessions.
+/// The user's `limit` newest live sign-in sessions (keys are listed apart).
 pub async fn live_for_user_newest(
     conn: &mut DbConn,
     user_id: Uuid,
@@ -139,6 +144,7 @@ pub async fn live_for_user_newest(
 ) -> QueryResult<Vec<SessionRow>> {
     sessions::table
         .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::kind.eq_any(SIGN_IN_KINDS))
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::idle_expires_at.gt(now))
         .filter(sessions::absolute_expires_at.gt(now))
@@ -157,21 +163,27 @@ pub const REVOKED_CHANNEL: &str = "session_revoked";
 #[derive(Debug, Clone, Copy)]
 pub enum Target {
     One(Uuid),
-    /// Every session of the user except `keep` (if given).
+    /// Every sign-in session of the user (web and API) except `keep` (if
+    /// given); the user's API keys stay.
     AllOfUser {
         user_id: Uuid,
         keep: Option<Uuid>,
     },
+    /// Every session and every API key of the user: the account is deleted,
+    /// suspended, or recovered by a password reset.
+    Everything {
+        user_id: Uuid,
+    },
 }
 
-/// Marks the live sessions of `target` revoked; returns `(id, user_id)` of
-/// each row that was live. Only `auth::sessions::revoke` calls this.
+/// Marks the live sessions of `target` revoked; returns `(id, user_id, kind)`
+/// of each row that was live. Only `auth::sessions::revoke` calls this.
 pub async fn mark_revoked(
     conn: &mut DbConn,
     target: Target,
     reason: &str,
     now: OffsetDateTime,
-) -> QueryResult<Vec<(Uuid, Uuid)>> {
+) -> QueryResult<Vec<(Uuid, Uuid, String)>> {
     let set = (
         sessions::revoked_at.eq(now),
         sessions::revoked_reason.eq(reason),
@@ -181,7 +193,7 @@ pub async fn mark_revoked(
         Target::One(id) => {
             diesel::update(sessions::table.filter(sessions::id.eq(id)).filter(live))
                 .set(set)
-                .returning((sessions::id, sessions::user_id))
+                .returning((sessions::id, sessions::user_id, sessions::kind))
                 .get_results(conn)
                 .await
         }
@@ -190,11 +202,23 @@ pub async fn mark_revoked(
             diesel::update(
                 sessions::table
                     .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::kind.eq_any(SIGN_IN_KINDS))
                     .filter(sessions::id.ne(keep))
                     .filter(live),
             )
             .set(set)
-            .returning((sessions::id, sessions::user_id))
+            .returning((sessions::id, sessions::user_id, sessions::kind))
+            .get_results(conn)
+            .await
+        }
+        Target::Everything { user_id } => {
+            diesel::update(
+                sessions::table
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(live),
+            )
+            .set(set)
+            .returning((sessions::id, sessions::user_id, sessions::kind))
             .get_results(conn)
             .await
         }
@@ -211,7 +235,8 @@ pub async fn listen_revoked(conn: &mut DbConn) -> QueryResult<()> {
     super::listen(conn, REVOKED_CHANNEL).await
 }
 
-/// Sessions revoked after `since`, with when.
+/// Revocation units revoked after `since`, with when: sessions (and keys),
+/// and the units of disabled service accounts.
 pub async fn revoked_since(
     conn: &mut DbConn,
     since: OffsetDateTime,
@@ -221,13 +246,17 @@ pub async fn revoked_since(
         .select((sessions::id, sessions::revoked_at))
         .load(conn)
         .await?;
-    Ok(rows
+    let mut out: Vec<(Uuid, OffsetDateTime)> = rows
         .into_iter()
         .filter_map(|(id, at)| Some((id, at?)))
-        .collect())
+        .collect();
+    out.extend(super::service_clients::units_retired_since(conn, since).await?);
+    Ok(out)
 }
 
-/// `true` when the session is revoked or does not exist.
+/// `true` when the unit is revoked or does not exist: a session (or key)
+/// row that is revoked or gone, unless the id is the live unit of an
+/// enabled service account.
 pub async fn is_revoked_or_gone(conn: &mut DbConn, id: Uuid) -> QueryResult<bool> {
     let row: Option<Option<OffsetDateTime>> = sessions::table
         .find(id)
@@ -235,7 +264,10 @@ pub async fn is_revoked_or_gone(conn: &mut DbConn, id: Uuid) -> QueryResult<bool
         .first(conn)
         .await
         .optional()?;
-    Ok(!matches!(row, Some(None)))
+    match row {
+        Some(revoked) => Ok(revoked.is_some()),
+        None => Ok(!super::service_clients::is_live_unit(conn, id).await?),
+    }
 }
 
 /// The session row, locked for the rest of the transaction.

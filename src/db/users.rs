@@ -18,6 +18,8 @@ pub struct User {
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub email_verified_at: Option<OffsetDateTime>,
+    /// Set while an operator has suspended the account (`user disable`).
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 impl std::fmt::Debug for User {
@@ -28,6 +30,7 @@ impl std::fmt::Debug for User {
             .field("password_hash", &"[REDACTED]")
             .field("scopes", &self.scopes)
             .field("email_verified_at", &self.email_verified_at)
+            .field("disabled_at", &self.disabled_at)
             .finish_non_exhaustive()
     }
 }
@@ -171,9 +174,36 @@ mod tests {
             created_at: now,
             updated_at: now,
             email_verified_at: None,
+            disabled_at: None,
         };
         let shown = format!("{user:?}");
         assert!(!shown.contains("secret-hash"), "{shown}");
         assert!(shown.contains("ann@example.com"), "{shown}");
     }
+}
+
+/// Suspends (`Some(now)`) or re-enables (`None`) the account; `false` for an
+/// unknown user.
+pub async fn set_disabled(
+    conn: &mut DbConn,
+    id: Uuid,
+    at: Option<OffsetDateTime>,
+) -> QueryResult<bool> {
+    let n = diesel::update(users::table.find(id))
+        .set(users::disabled_at.eq(at))
+        .execute(conn)
+        .await?;
+    Ok(n == 1)
+}
+
+/// Whether the account is suspended, read under the user-row lock.
+pub async fn disabled_for_update(conn: &mut DbConn, id: Uuid) -> QueryResult<bool> {
+    let at: Option<Option<OffsetDateTime>> = users::table
+        .find(id)
+        .select(users::disabled_at)
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(matches!(at, Some(Some(_))))
 }

@@ -1,5 +1,6 @@
 //! The JSON routes, in `route_table!`s: adding one is one line here (with
-//! what it needs: `[NotesRead]` for a scope, `[token]` for any bearer token)
+//! what it needs: `[NotesRead]` for a scope, `[token]` for any bearer token,
+//! `, clients` to let service accounts in)
 //! plus its description in `api/openapi.rs`. The bearer API is mounted under
 //! `API_PREFIX`; the browser's refresh and the passkey endpoints sit among
 //! the pages (inside the session middleware); the JWKS outside both.
@@ -18,10 +19,12 @@ route_table! {
     "/auth/revoke" => { post: api::revoke::revoke }
     "/auth/logout" => { post: api::revoke::logout [token] }
     "/me" => { get: api::me::me [ProfileRead], delete: api::me::delete_me [ProfileWrite] }
-    "/ping" => { get: api::me::ping [token] }
+    "/ping" => { get: api::me::ping [token, clients] }
     "/notes" => { get: api::notes::list [NotesRead], post: api::notes::create [NotesWrite] }
     "/notes/{id}" => { get: api::notes::get [NotesRead], delete: api::notes::delete [NotesWrite] }
-    "/stats" => { get: api::stats::stats [StatsRead] }
+    "/stats" => { get: api::stats::stats [StatsRead, clients] }
+    "/api-keys" => { get: api::api_keys::list [KeysRead], post: api::api_keys::create [KeysWrite] }
+    "/api-keys/{id}" => { delete: api::api_keys::delete [KeysWrite] }
 }
 
 route_table! {

@@ -61,6 +61,11 @@ pub fn page_routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/password", post().to(account::change_password))
         .route("/account/delete", post().to(account::delete))
+        .route("/account/api-keys", post().to(account::api_keys::create))
+        .route(
+            "/account/api-keys/{id}/revoke",
+            post().to(account::api_keys::revoke),
+        )
         .route("/account/reauth", get().to(account::reauth::reauth_form))
         .route("/account/reauth", post().to(account::reauth::reauth))
         .route("/account/mfa/totp", get().to(account::mfa::setup_form))

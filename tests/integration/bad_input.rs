@@ -62,7 +62,7 @@ async fn token_endpoint_refuses_bad_requests_with_400() {
         ),
         (
             "unknown grant",
-            Body::Form(vec![("grant_type", "client_credentials")]),
+            Body::Form(vec![("grant_type", "urn:example:unknown")]),
             "unsupported_grant_type",
         ),
         (

@@ -11,6 +11,7 @@ mod support;
 
 mod access_tokens;
 mod account;
+mod api_keys;
 mod bad_input;
 mod browser;
 mod caches;

@@ -83,11 +83,10 @@ fn bearer_routes() -> BTreeSet<(String, String, String)> {
         .iter()
         .flat_map(|r| {
             r.methods.iter().filter_map(move |m| {
-                let scope = match m.needs {
-                    Needs::Scope(s) => s.as_str(),
-                    Needs::Token => "",
-                    Needs::Nothing => return None,
-                };
+                if !m.needs.is_bearer() {
+                    return None;
+                }
+                let scope = m.needs.scope().map(|s| s.as_str()).unwrap_or("");
                 Some((
                     m.method.to_owned(),
                     format!("{API_PREFIX}{}", r.path),
@@ -96,6 +95,17 @@ fn bearer_routes() -> BTreeSet<(String, String, String)> {
             })
         })
         .collect()
+}
+
+/// What the route table says `method path` needs.
+fn route_needs(method: &str, path: &str) -> Needs {
+    API_ROUTES
+        .iter()
+        .filter(|r| format!("{API_PREFIX}{}", r.path) == path)
+        .flat_map(|r| r.methods.iter())
+        .find(|m| m.method == method)
+        .map(|m| m.needs)
+        .unwrap_or(Needs::Nothing)
 }
 
 /// The scopes of the operation's `bearer` requirement, if it has one.
@@ -144,10 +154,27 @@ async fn the_served_document_is_3_1_with_the_bearer_scheme_and_each_routes_scope
             for status in ["400", "401", "503"] {
                 assert!(responses.get(status).is_some(), "{method} {path}: {status}");
             }
+            // 403: `insufficient_scope` when a scope is needed, `forbidden`
+            // for a service account's token on a route for people.
+            let needs = route_needs(method, path);
             assert_eq!(
                 responses.get("403").is_some(),
-                !scopes.is_empty(),
-                "{method} {path}: 403 insufficient_scope exactly when a scope is needed"
+                needs.scope().is_some() || !needs.lets_clients_in(),
+                "{method} {path}: 403 exactly when a scope is needed or only people may call"
+            );
+            // Every bearer route takes an API key; the routes for service
+            // accounts take their tokens too.
+            let schemes: Vec<&str> = op["security"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r.as_object()?.keys().next().map(String::as_str))
+                .collect();
+            assert!(schemes.contains(&"api_key"), "{method} {path}: {schemes:?}");
+            assert_eq!(
+                schemes.contains(&"client_credentials"),
+                needs.lets_clients_in(),
+                "{method} {path}: {schemes:?}"
             );
         }
     }

@@ -27,10 +27,7 @@ pub async fn delete_account(state: &AppState, user_id: Uuid, ip: &str) -> Result
             let Some(user) = users::find_for_update(conn, user_id).await? else {
                 return Ok(false);
             };
-            let everything = Target::AllOfUser {
-                user_id,
-                keep: None,
-            };
+            let everything = Target::Everything { user_id };
             sessions::revoke(state, conn, everything, RevokeReason::AccountDeleted, ip).await?;
             db::auth_events::delete_for_user(conn, user_id).await?;
             db::mail_outbox::delete_to(conn, &user.email).await?;

@@ -282,10 +282,7 @@ pub async fn reset_password(
             }
             users::mark_verified(conn, user_id, now).await?;
             record(conn, AuthEvent::PasswordReset, user_id, ip, now).await?;
-            let everything = Target::AllOfUser {
-                user_id,
-                keep: None,
-            };
+            let everything = Target::Everything { user_id };
             sessions::revoke(state, conn, everything, RevokeReason::PasswordReset, ip).await?;
             notices::queue(state, conn, &locked.email, Notice::PasswordReset, ip).await?;
             Ok(Some(user_id))

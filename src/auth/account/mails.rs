@@ -69,6 +69,7 @@ pub enum Notice {
     PasskeyAdded(String),
     PasskeyRemoved(String),
     AccountDeleted,
+    ApiKeyCreated(String),
 }
 
 impl Notice {
@@ -82,6 +83,7 @@ impl Notice {
             Notice::PasskeyAdded(_) => "A passkey was added",
             Notice::PasskeyRemoved(_) => "A passkey was removed",
             Notice::AccountDeleted => "Your account was deleted",
+            Notice::ApiKeyCreated(_) => "An API key was created",
         }
     }
 
@@ -97,6 +99,9 @@ impl Notice {
             Notice::PasskeyAdded(name) => format!("A passkey named \"{name}\" was added"),
             Notice::PasskeyRemoved(name) => format!("The passkey named \"{name}\" was removed"),
             Notice::AccountDeleted => "The account and everything in it was deleted".into(),
+            Notice::ApiKeyCreated(name) => {
+                format!("An API key named \"{name}\" was created: it can call the API as you")
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod mails;
 pub mod mfa;
 pub mod notices;
 pub mod reauth;
+pub mod suspension;
 
 pub use changes::{change_password, revoke_other_sessions, revoke_own_session, PasswordChange};
 pub use deletion::delete_account;

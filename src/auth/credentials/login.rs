@@ -99,7 +99,9 @@ pub async fn check_password(
     };
     let mut conn = db::conn(&state.pool).await?;
     match user {
-        Some(user) if ok => {
+        // A suspended account fails exactly as a wrong password does, after
+        // the same full hash.
+        Some(user) if ok && user.disabled_at.is_none() => {
             if second_factor::required(&mut conn, user.id).await? {
                 // Half-way: this attempt is no failure, but the count stays
                 // until the second factor is right too.

@@ -9,6 +9,7 @@
 //! never looked at.
 
 use crate::auth::credentials::second_factor;
+use crate::auth::keys::api_keys;
 use crate::auth::state::AppState;
 use crate::auth::tokens::access::{self, AccessClaims, Rejected, Verified, MAX_TOKEN_LEN};
 use crate::auth::tokens::scopes::{self, Scope};
@@ -24,12 +25,36 @@ use std::pin::Pin;
 use std::sync::Arc;
 use uuid::Uuid;
 
+/// How a bearer request authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// An access token of a sign-in (web or API session).
+    Session,
+    /// One of the user's API keys (its id).
+    ApiKey(Uuid),
+    /// A service account's access token (client credentials).
+    Client,
+}
+
+/// A verified bearer credential of a person: an access token of one of
+/// their sessions, or one of their API keys. A service account's token is
+/// refused here (403 `forbidden`); routes for them take `AnyBearer`.
 #[derive(Debug, Clone)]
 pub struct Bearer {
     verified: Arc<Verified>,
+    via: Via,
 }
 
+/// Any verified bearer credential, a service account's token included.
+#[derive(Debug, Clone)]
+pub struct AnyBearer(pub Bearer);
+
 impl Bearer {
+    /// How the request authenticated.
+    pub fn via(&self) -> Via {
+        self.via
+    }
+
     /// The verified claims of the token.
     pub fn claims(&self) -> &AccessClaims {
         &self.verified.claims
@@ -87,6 +112,13 @@ impl Bearer {
     /// auth.require_recent_sign_in(&state).await?;
     /// ```
     pub async fn require_recent_sign_in(&self, state: &AppState) -> Result<(), ApiError> {
+        if self.via != Via::Session {
+            // An API key (or a client) never stands for a recent sign-in.
+            return Err(ApiError::InsufficientUserAuthentication {
+                max_age: state.settings.reauth_window.whole_seconds(),
+                acr: None,
+            });
+        }
         let has_factor = {
             let mut conn = crate::db::conn(&state.pool).await?;
             second_factor::required(&mut conn, self.user_id()).await?
@@ -178,9 +210,27 @@ impl FromRequest for Bearer {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
+            let bearer = AnyBearer::from_request(&req, &mut Payload::None).await?.0;
+            if bearer.via == Via::Client {
+                return Err(ApiError::Forbidden(
+                    "this route is for people, not service accounts",
+                ));
+            }
+            Ok(bearer)
+        })
+    }
+}
+
+impl FromRequest for AnyBearer {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
             // Verified already by the route's scope check.
             if let Some(bearer) = req.extensions().get::<Bearer>() {
-                return Ok(bearer.clone());
+                return Ok(AnyBearer(bearer.clone()));
             }
             let state = req
                 .app_data::<web::Data<AppState>>()
@@ -192,12 +242,19 @@ impl FromRequest for Bearer {
             let plain = plain_bearer(&req);
             if let Some(token) = plain {
                 if let Some(result) = access::authenticate_cached(state, token).await {
-                    return Ok(Bearer {
-                        verified: result.map_err(rejection)?,
-                    });
+                    return Ok(AnyBearer(Bearer::of(result.map_err(rejection)?)));
                 }
             }
             let token = token_shape(&req)?;
+            if api_keys::looks_like_key(token) {
+                let key = api_keys::authenticate(state, token)
+                    .await
+                    .map_err(key_rejection)?;
+                return Ok(AnyBearer(Bearer {
+                    verified: key.verified.clone(),
+                    via: Via::ApiKey(key.id),
+                }));
+            }
             let cached = match plain {
                 Some(p) if p == token => None, // looked up already
                 _ => access::authenticate_cached(state, token).await,
@@ -209,23 +266,47 @@ impl FromRequest for Bearer {
                     access::authenticate(state, token).await
                 }
             };
-            Ok(Bearer {
-                verified: verified.map_err(rejection)?,
-            })
+            Ok(AnyBearer(Bearer::of(verified.map_err(rejection)?)))
         })
     }
 }
 
+impl Bearer {
+    /// The credential of a verified access token.
+    fn of(verified: Arc<Verified>) -> Bearer {
+        let via = if verified.claims.client_id.is_some() {
+            Via::Client
+        } else {
+            Via::Session
+        };
+        Bearer { verified, via }
+    }
+}
+
+/// The RFC 6750 error for a key that may not be used.
+fn key_rejection(r: api_keys::KeyRefused) -> ApiError {
+    match r {
+        api_keys::KeyRefused::Expired => ApiError::InvalidToken("API key expired"),
+        api_keys::KeyRefused::Invalid => ApiError::InvalidToken("invalid API key"),
+        api_keys::KeyRefused::Db(e) => e.into(),
+    }
+}
+
 /// The scope check of a route-table line with a scope (`[NotesRead]`): the
-/// bearer token is verified and must carry `scope`, before the handler and
-/// its extractors run; the handler's `Bearer` is this one.
+/// bearer credential is verified and must carry `scope` (and be a person's,
+/// unless the line says `clients`), before the handler and its extractors
+/// run; the handler's `Bearer` is this one.
 pub async fn require_scope(
     scope: Scope,
+    clients: bool,
     req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let checked = match Bearer::from_request(req.request(), &mut Payload::None).await {
-        Ok(bearer) => bearer.require(scope).map(|()| bearer),
+    let checked = match AnyBearer::from_request(req.request(), &mut Payload::None).await {
+        Ok(AnyBearer(bearer)) if bearer.via == Via::Client && !clients => Err(ApiError::Forbidden(
+            "this route is for people, not service accounts",
+        )),
+        Ok(AnyBearer(bearer)) => bearer.require(scope).map(|()| bearer),
         Err(e) => Err(e),
     };
     match checked {

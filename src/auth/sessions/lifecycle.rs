@@ -165,6 +165,8 @@ pub fn touch_due(settings: &Settings, session: &SessionRow, now: OffsetDateTime)
 pub enum Kind {
     Web,
     Api,
+    /// An API key: not a sign-in, but a revocation unit like one.
+    Key,
 }
 
 impl Kind {
@@ -172,6 +174,7 @@ impl Kind {
         match self {
             Kind::Web => "web",
             Kind::Api => "api",
+            Kind::Key => "key",
         }
     }
 }
@@ -211,6 +214,10 @@ pub async fn create(
             return Ok(None);
         }
         if assurance.aal < 2 && has_second_factor(conn, user.id).await? {
+            return Ok(None);
+        }
+        // Suspended meanwhile (`user disable` takes the same lock).
+        if users::disabled_for_update(conn, user.id).await? {
             return Ok(None);
         }
         let absolute = now + settings.session_absolute_timeout;
@@ -332,17 +339,23 @@ pub async fn revoke_with(
     let ids = conn
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let revoked = rows::mark_revoked(conn, target, reason.as_str(), now).await?;
-            let ids: Vec<Uuid> = revoked.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<Uuid> = revoked.iter().map(|(id, _, _)| *id).collect();
             if ids.is_empty() {
                 return Ok(ids);
             }
             session_state::delete_for_sessions(conn, &ids).await?;
-            for (id, user_id) in &revoked {
+            for (id, user_id, kind) in &revoked {
                 rows::notify_revoked(conn, *id).await?;
+                // A key's end is told as such in the security activity.
+                let event = if kind == Kind::Key.as_str() {
+                    AuthEvent::ApiKeyRevoked
+                } else {
+                    AuthEvent::SessionRevoked
+                };
                 auth_events::record(
                     conn,
                     NewEvent {
-                        kind: AuthEvent::SessionRevoked.as_str(),
+                        kind: event.as_str(),
                         user_id: Some(*user_id),
                         session_id: Some(*id),
                         ip,

@@ -38,6 +38,8 @@ pub struct SessionFacts {
     pub acr: String,
     pub amr: Vec<String>,
     pub auth_time: i64,
+    /// A service account's token: its client id.
+    pub client_id: Option<String>,
 }
 
 pub fn mint(
@@ -63,6 +65,7 @@ pub fn mint(
         acr: session.acr,
         amr: session.amr,
         auth_time: session.auth_time,
+        client_id: session.client_id,
     };
     let (kid, key) = ring.signing_key(now);
     let mut header = Header::new(Algorithm::EdDSA);
@@ -143,6 +146,12 @@ pub fn verify(
     if claims.iss != settings.public_url || !claims.aud.contains(&settings.jwt_audience) {
         return Err(VerifyError::Invalid);
     }
+    // A person's token says how they signed in; only a service account's
+    // (claim `client_id`) has no `acr` and `amr`.
+    let says_how = !claims.acr.is_empty() && !claims.amr.is_empty();
+    if claims.client_id.is_none() != says_how {
+        return Err(VerifyError::Invalid);
+    }
     check_times(&claims, settings, now)?;
     Ok(Verified {
         claims,
@@ -169,6 +178,7 @@ pub fn mint_for_session(
             acr: crate::auth::sessions::acr(session),
             amr: crate::auth::sessions::amr(session),
             auth_time: session.auth_time.unix_timestamp(),
+            client_id: None,
         },
     )
 }
@@ -349,6 +359,7 @@ mod tests {
                 acr: "aal1".into(),
                 amr: vec!["pwd".into()],
                 auth_time: now,
+                client_id: None,
             },
         )
         .unwrap();

@@ -15,12 +15,19 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub scope: String,
-    /// How the session was authenticated: `"aal1"` or `"aal2"`.
+    /// How the session was authenticated: `"aal1"` or `"aal2"` (absent for
+    /// a service account's token).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub acr: String,
-    /// RFC 8176 authentication methods (`pwd`, `otp`, `hwk`, `mfa`).
+    /// RFC 8176 authentication methods (`pwd`, `otp`, `hwk`, `mfa`); absent
+    /// for a service account's token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
     /// NumericDate of the session's last sign-in or re-authentication.
     pub auth_time: i64,
+    /// A service account's token: its client id (also its `sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 /// `aud` may be a string or an array of strings (RFC 7519 §4.1.3).

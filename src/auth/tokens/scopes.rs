@@ -55,6 +55,8 @@ catalogue! {
     ProfileWrite = "profile:write", default, "change or delete the account (DELETE /api/v1/me)";
     NotesRead = "notes:read", default, "read the user's notes";
     NotesWrite = "notes:write", default, "create and delete the user's notes";
+    KeysRead = "keys:read", default, "list the user's API keys";
+    KeysWrite = "keys:write", default, "create (after a recent sign-in) and revoke the user's API keys";
     /// Kept out of the default grant: only users an operator grants it to
     /// (`user grant-scope --email E stats:read`), and service accounts.
     StatsRead = "stats:read", extra, "read the user and session counts (granted by an operator)";

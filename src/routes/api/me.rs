@@ -2,6 +2,7 @@
 //! answered from the verified token alone, how the session was authenticated
 //! included).
 
+use crate::auth::http::bearer::{AnyBearer, Via};
 use crate::auth::{account, AppState, Bearer, ClientInfo};
 use crate::db::{self, users};
 use crate::error::ApiError;
@@ -70,17 +71,29 @@ pub async fn delete_me(
 /// The body of `GET /api/v1/ping`: the verified token's claims.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct Ping<'a> {
-    /// The user's id.
+    /// How the call authenticated: `session` (an access token of a
+    /// sign-in), `api_key`, or `client` (a service account's token).
+    #[schema(example = "session")]
+    auth: &'static str,
+    /// The API key's id, for `api_key`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key_id: Option<uuid::Uuid>,
+    /// The service account's id, for `client`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<&'a str>,
+    /// The user's id (a service account's id for `client`).
     sub: uuid::Uuid,
-    /// The session's id.
+    /// The revocation unit: the session's (or key's, or client's) id.
     sid: uuid::Uuid,
     scope: &'a str,
     /// Expiry, unix seconds.
     exp: i64,
-    /// How the session was authenticated: `aal1` (a password) or `aal2`.
+    /// How the session was authenticated: `aal1` (a password) or `aal2`;
+    /// empty for a key or a client.
     #[schema(example = "aal1")]
     acr: &'a str,
-    /// RFC 8176 authentication methods, e.g. `["pwd"]`.
+    /// RFC 8176 authentication methods, e.g. `["pwd"]`; empty for a key or
+    /// a client.
     amr: &'a [String],
     /// When the session last signed in, unix seconds.
     auth_time: i64,
@@ -93,9 +106,17 @@ pub struct Ping<'a> {
     summary = "Echo of the verified token (any scope)",
     responses((status = 200, description = "The token's claims.", body = Ping)),
 )]
-pub async fn ping(auth: Bearer) -> HttpResponse {
+pub async fn ping(AnyBearer(auth): AnyBearer) -> HttpResponse {
     let c = auth.claims();
+    let (kind, api_key_id) = match auth.via() {
+        Via::Session => ("session", None),
+        Via::ApiKey(id) => ("api_key", Some(id)),
+        Via::Client => ("client", None),
+    };
     HttpResponse::Ok().json(Ping {
+        auth: kind,
+        api_key_id,
+        client_id: c.client_id.as_deref(),
         sub: c.sub,
         sid: c.sid,
         scope: &c.scope,

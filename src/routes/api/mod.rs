@@ -1,6 +1,7 @@
 //! The JSON API: bearer tokens only (never the session cookie), RFC 6749 /
 //! RFC 6750 errors. Add your own resources next to `notes.rs`.
 
+pub mod api_keys;
 pub mod jwks;
 pub mod me;
 pub mod notes;

@@ -25,7 +25,7 @@
 use super::responses::*;
 use crate::auth::{AppState, Scope};
 use crate::error::ErrorBody;
-use crate::routes::api::{jwks, me, notes, revoke, stats, tokens};
+use crate::routes::api::{api_keys, jwks, me, notes, revoke, stats, tokens};
 use crate::routes::browser_token;
 use crate::routes::json::{API_PREFIX, API_ROUTES};
 use crate::routes::pages::passkeys;
@@ -37,8 +37,8 @@ use std::sync::{Arc, OnceLock};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{AdditionalProperties, Schema, Type};
 use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
-    SecurityRequirement, SecurityScheme,
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password,
+    Scopes, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::Required;
 use utoipa::openapi::{ObjectBuilder, OpenApi as Document, Ref, RefOr};
@@ -63,6 +63,9 @@ use utoipa::{Modify, OpenApi};
         notes::get,
         notes::delete,
         stats::stats,
+        api_keys::list,
+        api_keys::create,
+        api_keys::delete,
         jwks::jwks,
         passkeys::sign_in_options,
         passkeys::sign_in,
@@ -86,6 +89,10 @@ use utoipa::{Modify, OpenApi};
             notes::NoteJson,
             notes::NotePage,
             stats::Stats,
+            api_keys::NewApiKey,
+            api_keys::CreatedApiKey,
+            api_keys::ApiKeyJson,
+            api_keys::ApiKeyList,
             jwks::Jwks,
             jwks::Jwk,
             passkeys::NewPasskeyBody,
@@ -103,6 +110,9 @@ use utoipa::{Modify, OpenApi};
             LoginRequired,
             InsufficientScope,
             Forbidden,
+            InsufficientScopeOrPerson,
+            PeopleOnly,
+            InvalidClient,
             NotFound,
             TooLarge,
             Throttled,
@@ -124,7 +134,8 @@ use utoipa::{Modify, OpenApi};
         (name = "tokens", description = "Getting and ending tokens"),
         (name = "profile", description = "The token's user"),
         (name = "notes", description = "The example resource"),
-        (name = "stats", description = "A scope only some users get"),
+        (name = "stats", description = "A scope only some users get, and a route for service accounts"),
+        (name = "api-keys", description = "A user's API keys: long-lived bearer credentials for scripts"),
         (name = "keys", description = "Verifying tokens elsewhere"),
         (name = "passkeys", description = "The passkey endpoints behind the pages' buttons (session cookie + X-CSRF-Token, or the anonymous CSRF token on the sign-in pages)"),
     ),
@@ -163,6 +174,29 @@ impl Modify for Describe {
                 )),
             );
             components.add_security_scheme(
+                "api_key",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("API key")
+                        .description(Some(
+                            "One of the user's API keys (`<prefix>_<43 characters>`, made on the account page or with `POST /api/v1/api-keys`), with the key's own scopes. Never a step-up; never mints tokens.",
+                        ))
+                        .build(),
+                ),
+            );
+            let clients = ClientCredentials::new(
+                token_url,
+                Scopes::from_iter(Scope::ALL.iter().map(|s| (s.as_str(), s.description()))),
+            );
+            components.add_security_scheme(
+                "client_credentials",
+                SecurityScheme::OAuth2(OAuth2::with_description(
+                    [Flow::ClientCredentials(clients)],
+                    "A service account's access token (`grant_type=client_credentials`, the client authenticated with HTTP Basic or `client_id` + `client_secret` in the form). Only the routes for service accounts list it; the others answer such a token with 403 `forbidden`.",
+                )),
+            );
+            components.add_security_scheme(
                 "session_cookie",
                 SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                     "session",
@@ -197,8 +231,9 @@ impl Modify for Describe {
             ];
             for (method, op) in ops {
                 let Some(op) = op.as_mut() else { continue };
-                security_from_the_route_table(path, method, op);
-                describe_bearer(op);
+                if let Some(needs) = security_from_the_route_table(path, method, op) {
+                    describe_bearer(op, needs);
+                }
                 json_alike(op, &optional);
             }
         }
@@ -294,22 +329,26 @@ fn json_alike(op: &mut Operation, optional: &[&str]) {
 
 /// The bearer requirement of the route-table line of `method path` (under
 /// `API_PREFIX`): `[scope]` or `[]` (any token).
-fn security_from_the_route_table(path: &str, method: &str, op: &mut Operation) {
-    let Some(relative) = path.strip_prefix(API_PREFIX) else {
-        return;
-    };
+fn security_from_the_route_table(path: &str, method: &str, op: &mut Operation) -> Option<Needs> {
+    let relative = path.strip_prefix(API_PREFIX)?;
     let needs = API_ROUTES
         .iter()
         .filter(|r| r.path == relative)
         .flat_map(|r| r.methods.iter())
         .find(|m| m.method == method)
         .map(|m| m.needs);
-    let scopes: Vec<&str> = match needs {
-        Some(Needs::Scope(scope)) => vec![scope.as_str()],
-        Some(Needs::Token) => vec![],
-        Some(Needs::Nothing) | None => return,
-    };
-    op.security = Some(vec![SecurityRequirement::new("bearer", scopes)]);
+    let needs = needs.filter(|n| n.is_bearer())?;
+    let scopes: Vec<&str> = needs.scope().map(|s| s.as_str()).into_iter().collect();
+    let mut alternatives = vec![
+        SecurityRequirement::new("bearer", scopes.clone()),
+        SecurityRequirement::new("oauth2", scopes.clone()),
+        SecurityRequirement::new("api_key", scopes.clone()),
+    ];
+    if needs.lets_clients_in() {
+        alternatives.push(SecurityRequirement::new("client_credentials", scopes));
+    }
+    op.security = Some(alternatives);
+    Some(needs)
 }
 
 /// The scopes a bearer operation names, if it is one.
@@ -325,21 +364,18 @@ pub fn bearer_scopes(op: &Operation) -> Option<Vec<String>> {
     )
 }
 
-fn describe_bearer(op: &mut Operation) {
-    let Some(scopes) = bearer_scopes(op) else {
-        return;
-    };
-    op.security = Some(vec![
-        SecurityRequirement::new("bearer", scopes.clone()),
-        SecurityRequirement::new("oauth2", scopes.clone()),
-    ]);
+/// What every bearer operation answers alike, by what its line needs.
+fn describe_bearer(op: &mut Operation, needs: Needs) {
     let mut shared = vec![
         ("400", "InvalidRequest"),
         ("401", "Unauthorized"),
         ("503", "Unavailable"),
     ];
-    if !scopes.is_empty() {
-        shared.push(("403", "InsufficientScope"));
+    match (needs.scope().is_some(), needs.lets_clients_in()) {
+        (true, true) => shared.push(("403", "InsufficientScope")),
+        (true, false) => shared.push(("403", "InsufficientScopeOrPerson")),
+        (false, false) => shared.push(("403", "PeopleOnly")),
+        (false, true) => {}
     }
     for (status, name) in shared {
         op.responses

@@ -52,6 +52,11 @@ error_responses! {
     LoginRequired: "`login_required`: no live web session (no `WWW-Authenticate`).";
     InsufficientScope: "`insufficient_scope`: the token lacks the scope the route needs.",
         WWW_AUTHENTICATE = "`Bearer realm=\"<APP_NAME>\", error=\"insufficient_scope\", scope=\"<needed scope>\"`";
+    InsufficientScopeOrPerson: "`insufficient_scope`: the token (or API key) lacks the scope the route needs; or `forbidden`: a service account's token, on a route for people.",
+        WWW_AUTHENTICATE = "for `insufficient_scope`: `Bearer realm=\"<APP_NAME>\", error=\"insufficient_scope\", scope=\"<needed scope>\"`";
+    PeopleOnly: "`forbidden`: a service account's token, on a route for people.";
+    InvalidClient: "`invalid_client` (RFC 6749 §5.2): the client credentials of `grant_type=client_credentials` did not authenticate (unknown client, wrong secret, disabled client).",
+        WWW_AUTHENTICATE = "`Basic realm=\"<APP_NAME>\"`";
     Forbidden: "`forbidden`: a foreign `Origin` or `Sec-Fetch-Site`, a missing or wrong `X-CSRF-Token`, or (EMAIL_VERIFICATION=required) an unverified address.";
     NotFound: "`not_found`: no such resource (also another user's, or a malformed id).";
     TooLarge: "`invalid_request`: the request body is too large.";

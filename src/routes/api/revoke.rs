@@ -6,6 +6,7 @@
 //! * `POST /api/v1/auth/logout` (Bearer): revokes the caller's session; 204.
 
 use super::params::{read_params, required};
+use crate::auth::keys::api_keys;
 use crate::auth::tokens::{access::verify_with_reload, refresh, Rejected};
 use crate::auth::{sessions, AppState, Bearer, ClientInfo, RevokeReason, Target};
 use crate::db;
@@ -21,7 +22,8 @@ use super::responses::{InvalidRequest, TooLarge, Unavailable};
 #[schema(example = json!({"token": "rt_0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"}))]
 #[allow(dead_code)]
 pub struct RevokeRequest {
-    /// A refresh token (any of its family, spent or not) or an access token.
+    /// A refresh token (any of its family, spent or not), an access token,
+    /// or an API key.
     #[schema(min_length = 1, pattern = "^[^\\u0000]+$")]
     token: String,
     /// Other parameters (such as `token_type_hint`) are ignored.
@@ -33,7 +35,7 @@ pub struct RevokeRequest {
     post,
     path = "/api/v1/auth/revoke",
     tag = "tokens",
-    summary = "Revoke the session a token belongs to (RFC 7009)",
+    summary = "Revoke the session (or API key) a token belongs to (RFC 7009)",
     request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke (unknown, malformed, expired or already revoked tokens alike): an empty body.",
@@ -56,6 +58,13 @@ pub async fn revoke(
     let session = if token.starts_with(refresh::PREFIX) {
         let mut conn = db::conn(&state.pool).await?;
         refresh::session_of(&mut conn, token).await?
+    } else if api_keys::looks_like_key(token) {
+        // Anyone holding a leaked key can end it.
+        match api_keys::authenticate(&state, token).await {
+            Ok(key) => Some(key.id),
+            Err(api_keys::KeyRefused::Db(e)) => return Err(e.into()),
+            Err(_) => None,
+        }
     } else {
         match verify_with_reload(&state, token).await {
             Ok(verified) => Some(verified.claims.sid),
@@ -74,6 +83,7 @@ pub async fn revoke(
             &client.ip,
         )
         .await?;
+        api_keys::forget(&state, sid);
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

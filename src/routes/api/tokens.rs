@@ -1,10 +1,12 @@
 //! `POST /api/v1/auth/token`: the OAuth2-style token endpoint for API clients
-//! (`password` and `refresh_token` grants), and the RFC 6749 §5.1 response
+//! (`password` and `refresh_token` grants) and service accounts
+//! (`client_credentials`), and the RFC 6749 §5.1 response
 //! shared with the browser's `POST /auth/token`.
 
 use super::params::{read_params, required};
 use crate::auth::account::links;
 use crate::auth::credentials::{check_code, second_factor, CodeOutcome};
+use crate::auth::keys::service_clients::{self, Grant};
 use crate::auth::tokens::{mint_for_session, refresh, scopes, Minted, Rotation};
 use crate::auth::{
     authenticate, sessions, AppState, Assurance, AuthOutcome, ClientInfo, Kind, ScopeError,
@@ -15,7 +17,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use std::collections::HashMap;
 
-use super::responses::{OAuthError, Throttled, TokenIssued, TooLarge, Unavailable};
+use super::responses::{InvalidClient, OAuthError, Throttled, TokenIssued, TooLarge, Unavailable};
 
 /// The RFC 6749 §5.1 success response body.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -87,6 +89,22 @@ pub enum TokenRequest {
         #[serde(flatten)]
         other: HashMap<String, String>,
     },
+    /// A service account's access token (RFC 6749 §4.4; no refresh token):
+    /// the client authenticated with HTTP Basic (`client_secret_basic`) or
+    /// with `client_id` and `client_secret` here (`client_secret_post`).
+    ClientCredentials {
+        /// With `client_secret`, instead of HTTP Basic.
+        #[serde(default)]
+        client_id: String,
+        #[serde(default, rename = "client_secret")]
+        #[schema(format = Password)]
+        client_secret: String,
+        /// Space-separated scopes narrowing the client's grant.
+        #[serde(default)]
+        scope: String,
+        #[serde(flatten)]
+        other: HashMap<String, String>,
+    },
     /// Rotate a refresh token: its successor and a new access token.
     RefreshToken {
         #[schema(min_length = 1)]
@@ -116,7 +134,7 @@ fn check_scope_syntax(params: &HashMap<String, String>) -> Result<(), ApiError> 
     post,
     path = "/api/v1/auth/token",
     tag = "tokens",
-    summary = "Token endpoint: the password and refresh_token grants (RFC 6749)",
+    summary = "Token endpoint: the password, refresh_token and client_credentials grants (RFC 6749)",
     request_body(
         content = TokenRequest,
         content_type = "application/x-www-form-urlencoded",
@@ -125,6 +143,7 @@ fn check_scope_syntax(params: &HashMap<String, String>) -> Result<(), ApiError> 
     responses(
         (status = 200, response = TokenIssued),
         (status = 400, response = OAuthError),
+        (status = 401, response = InvalidClient),
         (status = 413, response = TooLarge),
         (status = 429, response = Throttled),
         (status = 503, response = Unavailable),
@@ -140,9 +159,10 @@ pub async fn token(
     match required(&params, "grant_type")? {
         "password" => password_grant(&state, &params, &client).await,
         "refresh_token" => refresh_grant(&state, &params, &client).await,
+        "client_credentials" => client_grant(&state, &req, &params, &client).await,
         _ => Err(ApiError::oauth(
             "unsupported_grant_type",
-            "supported: password, refresh_token",
+            "supported: password, refresh_token, client_credentials",
         )),
     }
 }
@@ -205,6 +225,72 @@ async fn password_grant(
     };
     let minted = mint_for_session(state, &session, &scope)?;
     Ok(token_response(&minted, &scope, Some(&refresh_token)))
+}
+
+/// The client's credentials: HTTP Basic (`client_secret_basic`, RFC 6749
+/// §2.3.1: each part form-encoded) or `client_id` + `client_secret` in the
+/// body (`client_secret_post`); both at once is `invalid_request`.
+fn client_credentials(
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+) -> Result<Option<(String, String)>, ApiError> {
+    let basic = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("basic").then(|| rest.trim())
+        })
+        .map(|encoded| {
+            use base64::Engine;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            decoded.and_then(|text| {
+                let (id, secret) = text.split_once(':')?;
+                let form = |s: &str| {
+                    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+                        .ok()
+                        .and_then(|mut v| v.pop())
+                        .map(|(_, v)| v)
+                };
+                Some((form(id)?, form(secret)?))
+            })
+        });
+    let posted = match (params.get("client_id"), params.get("client_secret")) {
+        (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+        (None, None) => None,
+        _ => return Err(ApiError::InvalidClient),
+    };
+    match (basic, posted) {
+        (Some(_), Some(_)) => Err(ApiError::oauth(
+            "invalid_request",
+            "authenticate the client one way only (HTTP Basic or the form)",
+        )),
+        (Some(basic), None) => basic.map(Some).ok_or(ApiError::InvalidClient),
+        (None, posted) => Ok(posted),
+    }
+}
+
+async fn client_grant(
+    state: &AppState,
+    req: &HttpRequest,
+    params: &HashMap<String, String>,
+    client: &ClientInfo,
+) -> Result<HttpResponse, ApiError> {
+    let Some((id, secret)) = client_credentials(req, params)? else {
+        return Err(ApiError::InvalidClient);
+    };
+    check_scope_syntax(params)?;
+    let scope = params.get("scope").map(String::as_str);
+    match service_clients::grant(state, &id, &secret, scope, &client.ip).await? {
+        Grant::Issued(minted, scope) => Ok(token_response(&minted, &scope, None)),
+        Grant::InvalidClient => Err(ApiError::InvalidClient),
+        Grant::Throttled(secs) => Err(ApiError::Throttled { retry_after: secs }),
+        Grant::BadScope(e) => Err(scope_error(e)),
+    }
 }
 
 async fn refresh_grant(

@@ -339,6 +339,21 @@ impl TestApp {
         }
     }
 
+    /// A query answering one uuid column `id`.
+    pub async fn scalar_uuid(&self, sql: &str) -> uuid::Uuid {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: uuid::Uuid,
+        }
+        let mut conn = self.conn().await;
+        let row: Row = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .expect("one uuid");
+        row.id
+    }
+
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct N {

@@ -205,6 +205,14 @@ pub fn event_description(kind: &str, detail: &str) -> String {
         AuthEvent::OidcSignIn => "Signed in through a sign-in provider",
         AuthEvent::IdentityLinked => "Sign-in provider linked",
         AuthEvent::IdentityUnlinked => "Sign-in provider unlinked",
+        AuthEvent::ApiKeyCreated => "API key created",
+        AuthEvent::ApiKeyRevoked => match RevokeReason::parse(detail) {
+            Some(RevokeReason::AccountDisabled) => "API key ended: the account was suspended",
+            Some(RevokeReason::PasswordReset) => "API key ended by a password reset",
+            _ => "API key revoked",
+        },
+        AuthEvent::AccountDisabled => "Account suspended by an operator",
+        AuthEvent::AccountEnabled => "Account enabled again by an operator",
         AuthEvent::AddressProven => {
             "Address proven by a reset link: every earlier way in was removed"
         }
@@ -226,6 +234,8 @@ fn session_end_reason(reason: RevokeReason) -> &'static str {
         RevokeReason::RevokedByAdmin => "Session ended by an administrator",
         RevokeReason::AccountDeleted => "Session ended: the account was deleted",
         RevokeReason::MfaChanged => "Session ended by a two-factor change",
+        RevokeReason::ApiKeyRevoked => "API key revoked",
+        RevokeReason::AccountDisabled => "Session ended: the account was suspended",
     }
 }
 

@@ -18,19 +18,20 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use uuid::Uuid;
 
+pub mod api_keys;
 pub(crate) mod display;
 pub mod mfa;
 pub mod reauth;
 
 /// A time as people read it: "5 minutes ago", the exact time on hover.
-struct When {
+pub struct When {
     relative: String,
     exact: String,
     iso: String,
 }
 
 impl When {
-    fn new(now: time::OffsetDateTime, t: time::OffsetDateTime) -> Self {
+    pub fn new(now: time::OffsetDateTime, t: time::OffsetDateTime) -> Self {
         When {
             relative: display::relative_time(now, t),
             exact: display::exact_time(t),
@@ -94,6 +95,23 @@ struct AccountPage {
     /// left out, unless an identity is still linked).
     providers_configured: bool,
     has_password: bool,
+    /// The user's live API keys.
+    api_keys: Vec<api_keys::ApiKeyView>,
+    /// The scopes a new key may carry (the user's grant), with what each
+    /// allows.
+    grantable: Vec<(&'static str, &'static str)>,
+    /// The expiries the form offers, in days.
+    expiry_days: Vec<i64>,
+    /// A key just made: shown this once.
+    new_key: Option<NewKeyView>,
+}
+
+/// A key just made, as the page shows it once.
+pub struct NewKeyView {
+    pub name: String,
+    pub key: String,
+    pub scope: String,
+    pub expires: When,
 }
 
 /// How many live sessions the account page lists (newest first).
@@ -109,6 +127,18 @@ async fn account_page(
     status: StatusCode,
     message: Option<String>,
 ) -> Result<HttpResponse, AppError> {
+    account_page_with(req, state, user, status, message, None).await
+}
+
+/// The account page, with a key just made shown once.
+pub async fn account_page_with(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &CurrentUser,
+    status: StatusCode,
+    message: Option<String>,
+    new_key: Option<NewKeyView>,
+) -> Result<HttpResponse, AppError> {
     let mut conn = db::conn(&state.pool).await?;
     let now = state.clock.now();
     // Read fresh: the session cache may hold the user as it was a moment ago.
@@ -116,6 +146,17 @@ async fn account_page(
     let verified = fresh
         .as_ref()
         .is_some_and(|u| u.email_verified_at.is_some());
+    let grant = fresh.as_ref().map(|u| u.scopes.clone()).unwrap_or_default();
+    let grantable = crate::auth::Scope::ALL
+        .iter()
+        .filter(|s| crate::auth::tokens::scopes::contains(&grant, **s))
+        .map(|s| (s.as_str(), s.description()))
+        .collect();
+    let keys = db::api_keys::live_for_user(&mut conn, user.user.id, now)
+        .await?
+        .into_iter()
+        .map(|k| api_keys::ApiKeyView::new(now, k))
+        .collect();
     let has_password = fresh.is_some_and(|u| !u.password_hash.is_empty());
     let identities = crate::auth::oidc::accounts::identities(&mut conn, user.user.id)
         .await?
@@ -194,6 +235,10 @@ async fn account_page(
         identities,
         providers_configured: !state.oidc.buttons().is_empty(),
         has_password,
+        api_keys: keys,
+        grantable,
+        expiry_days: api_keys::expiry_choices(state),
+        new_key,
     };
     render(status, &page, None)
 }

@@ -1,0 +1,10 @@
+UPDATE users SET scopes = btrim(regexp_replace(' ' || scopes || ' ', ' keys:(read|write) ', ' ', 'g'), ' ');
+UPDATE users SET scopes = btrim(regexp_replace(' ' || scopes || ' ', ' keys:(read|write) ', ' ', 'g'), ' ');
+DROP TABLE retired_units;
+DROP TABLE service_client_secrets;
+DROP TABLE service_clients;
+DROP TABLE api_keys;
+DELETE FROM sessions WHERE kind = 'key';
+ALTER TABLE sessions DROP CONSTRAINT sessions_kind_check;
+ALTER TABLE sessions ADD CONSTRAINT sessions_kind_check CHECK (kind IN ('web', 'api'));
+ALTER TABLE users DROP COLUMN disabled_at;
