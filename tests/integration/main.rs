@@ -44,6 +44,7 @@ mod refresh;
 mod registration;
 mod revocation;
 mod seams;
+mod service_accounts;
 mod session_expiry;
 mod session_store;
 mod throttling;

@@ -54,7 +54,7 @@ pub async fn cli(database_url: &str, args: &[&str], stdin: &str, env: &[(&str, &
     }
 }
 
-async fn app_cli(app: &TestApp, args: &[&str], stdin: &str) -> Run {
+pub(crate) async fn app_cli(app: &TestApp, args: &[&str], stdin: &str) -> Run {
     cli(&app.state.settings.database_url, args, stdin, &[]).await
 }
 

@@ -459,3 +459,71 @@ async fn a_passkey_added_from_the_account_page_signs_in_alone_and_as_the_second_
     assert_eq!(amr, 1);
     browser.quit().await;
 }
+
+#[actix_web::test]
+async fn an_api_key_made_on_the_account_page_is_shown_once_works_and_is_revoked() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let (app, smtp) = app_for_the_browser(|_| {}).await;
+    let email = format!("keys-{}@example.com", uuid::Uuid::new_v4().simple());
+    fill_register(&app, &browser, &email, PASSWORD).await;
+    browser.wait_for_url("/account?notice=welcome").await;
+    confirm_address(&app, &browser, &smtp, &email).await;
+
+    browser.type_into("#api-key-name", "nightly backup").await;
+    browser
+        .click("#api-keys input[name='scope'][value='notes:read']")
+        .await;
+    browser
+        .click("form[action='/account/api-keys'] button")
+        .await;
+    browser
+        .wait_for("the new key", Duration::from_secs(10), async |b| {
+            b.count("#new-api-key-value").await == 1
+        })
+        .await;
+    browser
+        .eval("document.getElementById('api-keys').scrollIntoView(); return 0;")
+        .await;
+    browser.screenshot("account-api-key-created").await;
+    let key = browser
+        .eval("return document.querySelector('#new-api-key-value').textContent;")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(browser.text().await.contains("shown this once"));
+
+    // Used like curl would: a bearer header, no cookie.
+    let notes = app.api_get("/api/v1/notes", &key).await;
+    assert_eq!(notes.status.as_u16(), 200, "{}", notes.body);
+    let write = app
+        .post("/api/v1/notes")
+        .no_cookies()
+        .bearer(&key)
+        .json(&serde_json::json!({"title": "x"}))
+        .send()
+        .await;
+    assert_eq!(write.status.as_u16(), 403, "only notes:read");
+
+    // Shown once: the page again lists it by its first characters only.
+    browser.goto(&format!("{}/account", app.address)).await;
+    assert_eq!(browser.count("#new-api-key-value").await, 0);
+    let page = browser.text().await;
+    assert!(
+        page.contains("nightly backup") && !page.contains(&key),
+        "{page}"
+    );
+    browser
+        .click("#api-keys tr[data-api-key-id] form button")
+        .await;
+    browser
+        .wait_for_url("/account?notice=api-key-revoked")
+        .await;
+    assert!(browser.text().await.contains("The API key was revoked"));
+    assert_eq!(browser.count("#api-keys tr[data-api-key-id]").await, 0);
+    let refused = app.api_get("/api/v1/notes", &key).await;
+    assert_eq!(refused.status.as_u16(), 401);
+    browser.quit().await;
+}

@@ -339,6 +339,21 @@ impl TestApp {
         }
     }
 
+    /// A query answering one text column `t`.
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            t: String,
+        }
+        let mut conn = self.conn().await;
+        let row: Row = diesel::sql_query(sql)
+            .get_result(&mut conn)
+            .await
+            .expect("one text");
+        row.t
+    }
+
     /// A query answering one uuid column `id`.
     pub async fn scalar_uuid(&self, sql: &str) -> uuid::Uuid {
         #[derive(diesel::QueryableByName)]

@@ -116,9 +116,24 @@ fn fallback_name(ua: &str) -> String {
 /// How long ago `then` was, seen from `now`: "just now", "1 minute ago",
 /// "5 minutes ago", "1 hour ago", "3 hours ago", "yesterday" (24 to 48 hours
 /// ago), "4 days ago"; more than 30 days ago, the UTC date ("2026-10-01").
-/// A `then` in the future (clock skew) is "just now".
+/// A `then` less than a day ahead (clock skew) is "just now"; further ahead
+/// (an expiry) it is "in 30 days", or the date past 30 days.
 pub fn relative_time(now: OffsetDateTime, then: OffsetDateTime) -> String {
     let elapsed = now - then;
+    let ahead = then - now;
+    if ahead.whole_days() >= 1 {
+        // To the nearest day: a 30-day expiry a minute old is still "in 30 days".
+        let days = (ahead.whole_seconds() + 43_200) / 86_400;
+        if days <= 30 {
+            return if days == 1 {
+                "tomorrow".to_owned()
+            } else {
+                format!("in {days} days")
+            };
+        }
+        let date = time::macros::format_description!("[year]-[month]-[day]");
+        return in_utc(then).format(&date).unwrap_or_default();
+    }
     let seconds = elapsed.whole_seconds();
     if seconds < 60 {
         return "just now".to_owned();
@@ -382,6 +397,8 @@ mod tests {
     fn future_times_are_just_now() {
         let now = datetime!(2026-11-29 14:05 UTC);
         assert_eq!(relative_time(now, now + Duration::hours(2)), "just now");
+        assert_eq!(relative_time(now, now + Duration::hours(25)), "tomorrow");
+        assert_eq!(relative_time(now, now + Duration::days(30)), "in 30 days");
     }
 
     #[test]
