@@ -6,10 +6,12 @@
 # scope, a real bearer token from the password grant and a web session (for
 # POST /auth/token), and cleans up after.
 #
-# Three runs, so the fuzzer does not pull the rug from under itself: the
+# Five runs, so the fuzzer does not pull the rug from under itself: the
 # first covers every operation but the two that end the token's session, then
 # each of those (POST /api/v1/auth/logout, DELETE /api/v1/me) gets a run and a
-# fresh token of its own.
+# fresh token of its own, last; before them, everything again with an API key
+# as the bearer credential (logout aside: it would end the key), and with a
+# service account's token.
 #
 #   .ci/schemathesis.sh           # after `cargo build`
 #   MAX_EXAMPLES=200 SEED=7 .ci/schemathesis.sh
@@ -57,8 +59,10 @@ curl -fs "$base/readyz" >/dev/null
 
 email=fuzz@example.com
 password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+all_scopes="profile:read profile:write notes:read notes:write keys:read keys:write stats:read"
+# shellcheck disable=SC2086
 printf '%s\n' "$password" | "$BIN" user create --email "$email" --verified \
-    --scopes profile:read profile:write notes:read notes:write stats:read >/dev/null
+    --scopes $all_scopes >/dev/null
 
 token() {
     curl -fs "$base/api/v1/auth/token" \
@@ -82,12 +86,32 @@ csrf=$(meta_csrf /account)
 cookie=$(awk '$6 == "session" { print $7 }' "$jar")
 [ -n "$cookie" ] || { echo "signing in for a web session failed" >&2; exit 1; }
 
+# An API key of the user (made with a fresh token), and a service account's
+# token: the runs below use each as the bearer credential.
+api_key() {
+    curl -fs "$base/api/v1/api-keys" -H "Authorization: Bearer $(token)" \
+        -H 'Content-Type: application/json' \
+        -d "{\"name\": \"fuzz\", \"scope\": \"$all_scopes\"}" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'
+}
+# shellcheck disable=SC2086
+client_json=$("$BIN" client create --name fuzz --scopes $all_scopes --json)
+client_id=$(printf '%s' "$client_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_id"])')
+client_secret=$(printf '%s' "$client_json" | python3 -c 'import json, sys; print(json.load(sys.stdin)["client_secret"])')
+client_token() {
+    curl -fs "$base/api/v1/auth/token" -u "$client_id:$client_secret" \
+        --data-urlencode grant_type=client_credentials |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+
 # The credentials go to the document's security schemes (not as fixed
-# headers), so the checks that leave them out really do.
+# headers), so the checks that leave them out really do. BEARER picks the
+# credential: a sign-in's access token (the default), an API key, or a
+# service account's token.
 fuzz() {
     cat >"$work/schemathesis.toml" <<EOF
 [auth.openapi.bearer]
-bearer = "$(token)"
+bearer = "${BEARER:-$(token)}"
 [auth.openapi.session_cookie]
 api_key = "$cookie"
 [auth.openapi.csrf_header]
@@ -115,12 +139,23 @@ failed=0
 run() {
     if fuzz "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
+# Every credential is fetched before any fuzzing: the fuzzer's wrong
+# passwords soon throttle sign-ins from this address.
+key=$(api_key)
+logout_token=$(token)
+delete_token=$(token)
+client=$(client_token)
 echo "== schemathesis: every operation but logout and account deletion"
 run --exclude-operation-id logout --exclude-operation-id delete_me
-for op in logout delete_me; do
-    echo "== schemathesis: $op"
-    run --include-operation-id "$op"
-done
+echo "== schemathesis: with an API key"
+BEARER=$key run --exclude-operation-id logout
+echo "== schemathesis: with a service account's token"
+BEARER=$client run
+# Last: these end the session, the account and its keys.
+echo "== schemathesis: logout"
+BEARER=$logout_token run --include-operation-id logout
+echo "== schemathesis: delete_me"
+BEARER=$delete_token run --include-operation-id delete_me
 if grep -q panicked "$work/server.log"; then
     failed=$((failed + 1))
 fi

@@ -19,15 +19,20 @@ use uuid::Uuid;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"name": "backup script", "scope": "notes:read", "expires_in": 2592000}))]
 pub struct NewApiKey {
-    /// 1 to 64 characters, no control characters.
-    #[schema(min_length = 1, max_length = 64)]
+    /// 1 to 64 characters, no control characters, not only whitespace.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: String,
     /// Space-separated scopes, within the user's grant; at least one.
     scope: String,
-    /// Seconds until it expires: 60 up to API_KEY_MAX_TTL (default 30 days).
+    /// Seconds until it expires: 60 up to API_KEY_MAX_TTL (365 days unless
+    /// the deployment sets less); default 30 days.
     #[serde(default)]
-    #[schema(minimum = 60)]
-    expires_in: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 60, maximum = 31_536_000)]
+    expires_in: Option<f64>,
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -152,10 +157,20 @@ pub async fn create(
             .await?
             .ok_or(ApiError::InvalidToken("access token revoked"))?
     };
+    // A whole number of seconds (JSON's 120.0 is one too).
+    let expires_in = match input.expires_in {
+        None => None,
+        Some(s) if s.fract() == 0.0 && s.abs() < 1e15 => Some(s as i64),
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "expires_in: a whole number of seconds".into(),
+            ))
+        }
+    };
     let request = NewKey {
         name: &input.name,
         scope: &input.scope,
-        expires_in: input.expires_in,
+        expires_in,
     };
     match api_keys::create(&state, &user, request, &client).await? {
         Ok(created) => Ok(HttpResponse::Created()

@@ -211,6 +211,16 @@ impl Modify for Describe {
                 ))),
             );
         }
+        // A key's scopes are names of the catalogue.
+        if let Some(RefOr::T(Schema::Object(key))) = doc
+            .components
+            .as_mut()
+            .and_then(|c| c.schemas.get_mut("NewApiKey"))
+        {
+            if let Some(RefOr::T(Schema::Object(scope))) = key.properties.get_mut("scope") {
+                scope.pattern = Some(key_scope_pattern());
+            }
+        }
         // A parameter set that requires nothing may be left out entirely.
         let mut optional = Vec::new();
         if let Some(components) = doc.components.as_mut() {
@@ -257,6 +267,13 @@ fn scope_pattern() -> String {
     let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
     let name = format!("(?:{})", names.join("|"));
     format!("^[{WHITESPACE}]*(?:{name}(?:[\\t ]+{name})*)?[{WHITESPACE}]*$")
+}
+
+/// The scope of a new API key: as `scope_pattern`, but one name at least.
+fn key_scope_pattern() -> String {
+    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let name = format!("(?:{})", names.join("|"));
+    format!("^[{WHITESPACE}]*{name}(?:[\\t ]+{name})*[{WHITESPACE}]*$")
 }
 
 fn string_matching(pattern: String) -> Schema {
