@@ -77,7 +77,11 @@ async fn a_passkey_session_that_turns_totp_on_names_only_the_methods_it_used() {
 }
 
 /// The passkey sign-in: options, then the (possibly tampered) assertion.
-async fn passkey_sign_in(app: &TestApp, key: &mut SoftAuthenticator, tamper: &Tamper) -> Response {
+pub(crate) async fn passkey_sign_in(
+    app: &TestApp,
+    key: &mut SoftAuthenticator,
+    tamper: &Tamper,
+) -> Response {
     let options = post_json(app, "/login/passkey/options", "/login", json!({})).await;
     assert_eq!(options.status, StatusCode::OK, "{}", options.body);
     let options = options.json();

@@ -173,3 +173,67 @@ async fn bursts_beyond_the_pool_on_every_form_and_json_endpoint_leave_readyz_fas
         .collect();
     under_burst(&app, "POST /login/passkey/options", burst).await;
 }
+
+#[actix_web::test]
+async fn bursts_beyond_the_pool_on_keys_and_client_grants_leave_readyz_fast() {
+    let app = spawn_app_with(|s| {
+        s.database_pool_size = POOL;
+        s.workers = 2;
+    })
+    .await;
+    let email = app.signed_in_user().await;
+    app.prove_addresses().await;
+    let (access, _) = app.api_tokens_for(&email).await;
+    let body = json!({"name": "burst", "scope": "notes:read"});
+    let burst = (0..BURST)
+        .map(|_| {
+            app.post("/api/v1/api-keys")
+                .no_cookies()
+                .bearer(&access)
+                .json(&body)
+                .send()
+        })
+        .collect();
+    under_burst(&app, "POST /api/v1/api-keys", burst).await;
+    let burst = (0..BURST)
+        .map(|_| app.api_get("/api/v1/api-keys", &access))
+        .collect();
+    under_burst(&app, "GET /api/v1/api-keys", burst).await;
+    // Unknown keys: each one a database read.
+    let junk: Vec<String> = (0..BURST)
+        .map(|i| format!("{}_{:0>43}", hybrid_auth::auth::keys::api_keys::prefix(), i))
+        .collect();
+    let burst = junk
+        .iter()
+        .map(|k| app.api_get("/api/v1/ping", k))
+        .collect();
+    under_burst(&app, "GET /api/v1/ping (unknown keys)", burst).await;
+    let client = uuid::Uuid::new_v4().to_string();
+    let burst = (0..BURST)
+        .map(|_| {
+            app.post("/api/v1/auth/token")
+                .no_cookies()
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &client),
+                    ("client_secret", "wrong"),
+                ])
+                .send()
+        })
+        .collect();
+    under_burst(&app, "POST /api/v1/auth/token (client_credentials)", burst).await;
+    let csrf = app.csrf_for("/account").await;
+    let burst = (0..BURST)
+        .map(|_| {
+            app.post("/account/api-keys")
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("name", "from the page"),
+                    ("scope", "notes:read"),
+                    ("expires_days", "30"),
+                ])
+                .send()
+        })
+        .collect();
+    under_burst(&app, "POST /account/api-keys", burst).await;
+}

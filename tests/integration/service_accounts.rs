@@ -301,3 +301,26 @@ async fn a_suspended_users_sessions_and_keys_stop_everywhere_and_sign_in_fails_a
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[actix_web::test]
+async fn a_suspended_user_cannot_sign_in_with_a_passkey_either() {
+    let app = spawn_app().await;
+    let email = app.signed_in_user().await;
+    let (mut key, _) = crate::passkeys::add_passkey(&app, "mine").await;
+    let run = app_cli(&app, &["user", "disable", "--email", &email], "").await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let visitor = app.another_browser();
+    let res = crate::passkeys::passkey_sign_in(
+        &visitor,
+        &mut key,
+        &crate::support::authenticator::Tamper::default(),
+    )
+    .await;
+    assert!(!res.status.is_success(), "{}: {}", res.status, res.body);
+    assert_eq!(
+        app.scalar_i64("SELECT count(*) AS n FROM sessions WHERE revoked_at IS NULL")
+            .await,
+        0,
+        "no session for a suspended user"
+    );
+}
