@@ -348,3 +348,37 @@ async fn a_password_change_keeps_keys_and_a_reset_or_deletion_ends_them() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[actix_web::test]
+async fn a_cached_key_is_read_again_before_the_view_forgets_a_revocation() {
+    // Short-lived access tokens make a short revocation window.
+    let a = spawn_app_with(|s| {
+        s.access_token_ttl = time::Duration::seconds(20);
+        s.clock_skew_leeway = time::Duration::ZERO;
+    })
+    .await;
+    let mut settings = a.state.settings.clone();
+    settings.bind_addr = "127.0.0.1:0".into();
+    let b = spawn_app_on(settings).await;
+    let window = b.state.revocations.window();
+    let recheck = api_keys::recheck(&b.state);
+    assert!(
+        recheck * 2 <= window,
+        "{recheck} against a window of {window}"
+    );
+    let (key, id, token) = key_with(&a, "notes:read").await;
+    assert_eq!(b.api_get("/api/v1/ping", &key).await.status, StatusCode::OK);
+    let res = a
+        .api_delete(&format!("/api/v1/api-keys/{id}"), &token)
+        .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    refused_within(&b, &key, Duration::from_secs(1)).await;
+    // Past the window B's view has forgotten the revocation; B's cached copy
+    // of the key is older than the recheck by then, so B asks again.
+    b.clock.advance(window + time::Duration::seconds(1));
+    b.state.revocations.prune();
+    assert_eq!(
+        b.api_get("/api/v1/ping", &key).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

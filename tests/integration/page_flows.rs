@@ -521,7 +521,19 @@ async fn an_api_key_made_on_the_account_page_is_shown_once_works_and_is_revoked(
     browser
         .wait_for_url("/account?notice=api-key-revoked")
         .await;
-    assert!(browser.text().await.contains("The API key was revoked"));
+    let page = browser.text().await;
+    assert!(page.contains("The API key was revoked"), "{page}");
+    // The security activity tells both in words.
+    let activity = browser
+        .eval("return document.querySelector('#security-activity').innerText;")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        activity.contains("API key created") && activity.contains("API key revoked"),
+        "{activity}"
+    );
     assert_eq!(browser.count("#api-keys tr[data-api-key-id]").await, 0);
     let refused = app.api_get("/api/v1/notes", &key).await;
     assert_eq!(refused.status.as_u16(), 401);

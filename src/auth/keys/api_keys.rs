@@ -8,8 +8,9 @@
 //! Using a key costs no database round trip once this instance knows it:
 //! `authenticate` answers from a cache, checking the expiry against the clock
 //! and the revocation in the view (in memory while it is fresh). A cached
-//! entry is read again from the database after `RECHECK` (well inside the
-//! view's window, so no revocation can slip between the two), and that read
+//! entry is read again from the database after `recheck` (at most a minute,
+//! and at most half the view's window, so no revocation can slip between the
+//! two), and that read
 //! also records the key's last use (kept to the minute).
 
 use crate::auth::account::mails::Notice;
@@ -38,8 +39,15 @@ pub const RANDOM_CHARS: usize = 43;
 pub const DEFAULT_TTL: Duration = Duration::days(30);
 /// The longest name.
 pub const NAME_MAX: usize = 64;
-/// How long a cached key is trusted before it is read again.
+/// How long a cached key is trusted before it is read again, at most; never
+/// more than half the revocation view's window (`recheck`), so a revocation
+/// is in the view for as long as a cached copy may say otherwise.
 pub const RECHECK: Duration = Duration::seconds(60);
+
+/// RECHECK, or half the view's window if that is shorter.
+pub fn recheck(state: &AppState) -> Duration {
+    RECHECK.min(state.revocations.window() / 2)
+}
 
 /// The prefix of this app's keys: the initials of APP_NAME's words and `k`
 /// (`hybrid-auth` → `hak`, `my-app` → `mak`).
@@ -284,7 +292,8 @@ impl From<DbError> for KeyRefused {
 pub async fn authenticate(state: &AppState, key: &str) -> Result<Arc<KeyUse>, KeyRefused> {
     let now = state.clock.now();
     let hash = cache_key(key);
-    let cached = state.key_cache.get_if(&hash, |c| now - c.read_at < RECHECK);
+    let recheck = recheck(state);
+    let cached = state.key_cache.get_if(&hash, |c| now - c.read_at < recheck);
     let known = match cached {
         Some(entry) => entry.known,
         None => {

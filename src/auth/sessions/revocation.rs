@@ -80,6 +80,11 @@ impl RevocationView {
             && self.epoch.elapsed() < alive_at + self.timing.alive_window
     }
 
+    /// How long a revoked id stays in the set.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
     /// Entries in the set (revoked within the window, until the next prune).
     pub fn len(&self) -> usize {
         self.read_set().len()

@@ -106,5 +106,7 @@ pub async fn logout(
     let mut conn = db::conn(&state.pool).await?;
     let target = Target::One(auth.session_id());
     sessions::revoke(&state, &mut conn, target, RevokeReason::Logout, &client.ip).await?;
+    // Logging out with an API key ends the key.
+    api_keys::forget(&state, auth.session_id());
     Ok(HttpResponse::NoContent().finish())
 }
