@@ -18,7 +18,8 @@
 #        ping ÷ healthz sent the same bytes               ≥ 0.8
 #        API-key ping ÷ healthz                           ≥ 0.7
 #        API-key ping: DB transactions per request beyond /healthz's (the
-#          listener's heartbeats) after its first use     ≤ 0.0001
+#          listener's heartbeats) in the measured run, after the warm-up's
+#          first uses (≤ 0.00001: none but a recheck a minute)
 #        signed-in / ÷ anonymous /                        ≥ 0.4
 #        ping p99 during a login storm ÷ ping p99 idle    ≤ 3
 #          (at full load, and again at 4 connections: not saturated)
@@ -288,7 +289,7 @@ run_endpoint() { # $1 = index, $2 = duration, $3 = output
 
 echo "bench: wrk -t1 -c$CONNECTIONS -d$DURATION --latency (warm-up $WARMUP each), settle ${SETTLE}s" >&2
 sleep "$SETTLE"
-declare -a RPS REQ P50 P99 NON2XX ERRS XACTS TOTAL
+declare -a RPS REQ P50 P99 NON2XX ERRS XACTS TOTAL RUN_XACTS
 bad=0
 for i in "${!PATHS[@]}"; do
     echo "bench: ${NAMES[$i]}" >&2
@@ -298,11 +299,16 @@ for i in "${!PATHS[@]}"; do
         run_endpoint "$i" "$WARMUP" "$TMP/warm.$i"
         read -r _ warm_req _ _ _ _ < <(parse_wrk "$TMP/warm.$i")
     fi
+    # The measured run alone too (after the warm-up's first uses), for the
+    # goals about what a known credential costs.
+    sleep "$SETTLE"
+    run_before=$(db_xacts)
     run_endpoint "$i" "$DURATION" "$TMP/wrk.$i"
     read -r RPS[i] REQ[i] P50[i] P99[i] NON2XX[i] ERRS[i] < <(parse_wrk "$TMP/wrk.$i")
     [[ ${RPS[i]} != 0 ]] || die "could not read wrk output for ${NAMES[$i]}"
     sleep "$SETTLE"
     after=$(db_xacts)
+    RUN_XACTS[i]=$((after - run_before))
     XACTS[i]=$((after - before))
     TOTAL[i]=$((warm_req + REQ[i]))
     ((NON2XX[i] == 0)) || bad=1
@@ -563,7 +569,7 @@ printf '| %-52s | %10s | %-8s | %-6s |\n' goal measured target result
 printf '|%s|%s:|%s|%s|\n' '------------------------------------------------------' '-----------' '----------' '--------'
 goal "GET /api/v1/ping ÷ GET /healthz, same bytes (req/s)" "$(awk -v a="${RPS[1]}" -v b="${RPS[5]}" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.8
 goal "GET /api/v1/ping with an API key ÷ GET /healthz (req/s)" "$(awk -v a="${RPS[6]}" -v b="${RPS[0]}" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.7
-goal "API-key ping: DB xacts/req beyond /healthz's" "$(awk -v k="${XACTS[6]}" -v h="${XACTS[0]}" -v n="${TOTAL[6]}" 'BEGIN { d = k - h; if (d < 0) d = 0; printf "%.5f", d / n }')" "<=" 0.0001
+goal "API-key ping after warm-up: DB xacts/req beyond /healthz's" "$(awk -v k="${RUN_XACTS[6]}" -v h="${RUN_XACTS[0]}" -v n="${REQ[6]}" 'BEGIN { d = k - h; if (d < 0) d = 0; printf "%.5f", d / n }')" "<=" 0.00001
 goal "GET / signed in ÷ GET / anonymous (req/s)" "$(awk -v a="${RPS[3]}" -v b="${RPS[2]}" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.4
 goal "ping p99 during login storm ÷ ping p99 idle" "$(awk -v a="$S_P99" -v b="${P99[1]}" 'BEGIN { printf "%.2f", a / b }')" "<=" 3
 goal "the same at 4 connections (server not saturated)" "$(awk -v a="$L_STORM_P99" -v b="$L_IDLE_P99" 'BEGIN { printf "%.2f", a / b }')" "<=" 3
