@@ -159,29 +159,6 @@ pub async fn mark_verified(conn: &mut DbConn, id: Uuid, now: OffsetDateTime) -> 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debug_output_leaves_the_password_hash_out() {
-        let now = OffsetDateTime::UNIX_EPOCH;
-        let user = User {
-            id: Uuid::nil(),
-            email: "ann@example.com".into(),
-            password_hash: "$argon2id$v=19$secret-hash".into(),
-            scopes: String::new(),
-            created_at: now,
-            updated_at: now,
-            email_verified_at: None,
-            disabled_at: None,
-        };
-        let shown = format!("{user:?}");
-        assert!(!shown.contains("secret-hash"), "{shown}");
-        assert!(shown.contains("ann@example.com"), "{shown}");
-    }
-}
-
 /// Suspends (`Some(now)`) or re-enables (`None`) the account; `false` for an
 /// unknown user.
 pub async fn set_disabled(
@@ -206,4 +183,27 @@ pub async fn disabled_for_update(conn: &mut DbConn, id: Uuid) -> QueryResult<boo
         .await
         .optional()?;
     Ok(matches!(at, Some(Some(_))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_leaves_the_password_hash_out() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let user = User {
+            id: Uuid::nil(),
+            email: "ann@example.com".into(),
+            password_hash: "$argon2id$v=19$secret-hash".into(),
+            scopes: String::new(),
+            created_at: now,
+            updated_at: now,
+            email_verified_at: None,
+            disabled_at: None,
+        };
+        let shown = format!("{user:?}");
+        assert!(!shown.contains("secret-hash"), "{shown}");
+        assert!(shown.contains("ann@example.com"), "{shown}");
+    }
 }
