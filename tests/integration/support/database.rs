@@ -23,10 +23,16 @@ thread_local! {
 /// Runs `f`, whose panics are expected (a test of a checker): they do not
 /// count as a failed test.
 pub fn expecting_panics<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        // Also while a panic unwinds out of `f`.
+        fn drop(&mut self) {
+            EXPECTING_PANICS.with(|e| e.set(false));
+        }
+    }
     EXPECTING_PANICS.with(|e| e.set(true));
-    let out = f();
-    EXPECTING_PANICS.with(|e| e.set(false));
-    out
+    let _reset = Reset;
+    f()
 }
 
 /// Once per process: a panic hook that notes a failure, and an exit handler
