@@ -3,7 +3,7 @@
 //! /api/v1/me`) makes one and answers the key, once; `DELETE
 //! /api/v1/api-keys/{id}` (scope `keys:write`) revokes one.
 
-use super::params::read_body;
+use super::params::{read_body, require_json};
 use super::responses::{NotFound, StepUpOrUnauthorized, TooLarge};
 use crate::auth::keys::api_keys::{self, CreateError, NewKey};
 use crate::auth::{AppState, Bearer, ClientInfo};
@@ -130,17 +130,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body = read_body(&req, payload, 16 * 1024).await?;
-    let is_json = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::InvalidRequest(
-            "send a JSON body (application/json)".into(),
-        ));
-    }
+    require_json(&req)?;
     let input: NewApiKey = serde_json::from_slice(&body).map_err(|_| {
         ApiError::InvalidRequest(
             "expected {\"name\": string, \"scope\": string, \"expires_in\": seconds}".into(),

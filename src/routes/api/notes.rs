@@ -1,7 +1,7 @@
 //! The example resource: `/api/v1/notes`. Copy this file to add your own.
 //! Each handler takes `Bearer` and states its scope in its first line.
 
-use super::params::read_body;
+use super::params::{read_body, require_json};
 use crate::auth::{AppState, Bearer};
 use crate::db;
 use crate::db::notes::{self, Note};
@@ -185,22 +185,7 @@ pub async fn create(
     auth: Bearer,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let is_json = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/json")
-        });
-    if !is_json {
-        return Err(ApiError::InvalidRequest(
-            "send a JSON body (application/json)".into(),
-        ));
-    }
+    require_json(&req)?;
     let body = read_body(&req, payload, 64 * 1024).await?;
     let input: NewNote = serde_json::from_slice(&body).map_err(|_| {
         ApiError::InvalidRequest("expected {\"title\": string, \"body\": string}".into())

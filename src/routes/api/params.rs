@@ -115,6 +115,24 @@ fn truncate(s: &str) -> String {
 }
 
 /// A required parameter, or `invalid_request` naming it.
+/// 400 `invalid_request` unless the request says its body is JSON
+/// (`Content-Type: application/json`, parameters allowed).
+pub fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    let is_json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidRequest(
+            "send a JSON body (application/json)".into(),
+        ))
+    }
+}
+
 pub fn required<'a>(params: &'a HashMap<String, String>, name: &str) -> Result<&'a str, ApiError> {
     params
         .get(name)
