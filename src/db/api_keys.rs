@@ -26,43 +26,26 @@ pub async fn insert(conn: &mut DbConn, new: &NewApiKey<'_>) -> QueryResult<()> {
     Ok(())
 }
 
-/// A key as its owner sees it.
-#[derive(Debug, Clone, Queryable)]
+/// A key as its owner sees it: its own row and what its session row holds.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct ApiKeyRow {
     pub id: Uuid,
     pub name: String,
     pub start: String,
     pub last_used_at: Option<OffsetDateTime>,
+    #[diesel(select_expression = sessions::user_id)]
     pub user_id: Uuid,
+    #[diesel(select_expression = sessions::scope)]
     pub scope: String,
+    #[diesel(select_expression = sessions::created_at)]
     pub created_at: OffsetDateTime,
+    #[diesel(select_expression = sessions::absolute_expires_at)]
     pub expires_at: OffsetDateTime,
+    #[diesel(select_expression = sessions::revoked_at)]
     pub revoked_at: Option<OffsetDateTime>,
 }
-
-type Columns = (
-    api_keys::id,
-    api_keys::name,
-    api_keys::start,
-    api_keys::last_used_at,
-    sessions::user_id,
-    sessions::scope,
-    sessions::created_at,
-    sessions::absolute_expires_at,
-    sessions::revoked_at,
-);
-
-const COLUMNS: Columns = (
-    api_keys::id,
-    api_keys::name,
-    api_keys::start,
-    api_keys::last_used_at,
-    sessions::user_id,
-    sessions::scope,
-    sessions::created_at,
-    sessions::absolute_expires_at,
-    sessions::revoked_at,
-);
 
 /// The user's keys that are neither revoked nor expired, newest first.
 pub async fn live_for_user(
@@ -76,7 +59,7 @@ pub async fn live_for_user(
         .filter(sessions::revoked_at.is_null())
         .filter(sessions::absolute_expires_at.gt(now))
         .order(sessions::created_at.desc())
-        .select(COLUMNS)
+        .select(ApiKeyRow::as_select())
         .load(conn)
         .await
 }
@@ -86,7 +69,7 @@ pub async fn find_by_hash(conn: &mut DbConn, hash: &[u8]) -> QueryResult<Option<
     api_keys::table
         .inner_join(sessions::table)
         .filter(api_keys::key_hash.eq(hash))
-        .select(COLUMNS)
+        .select(ApiKeyRow::as_select())
         .first(conn)
         .await
         .optional()
@@ -102,7 +85,7 @@ pub async fn find_for_user(
         .inner_join(sessions::table)
         .filter(api_keys::id.eq(id))
         .filter(sessions::user_id.eq(user_id))
-        .select(COLUMNS)
+        .select(ApiKeyRow::as_select())
         .first(conn)
         .await
         .optional()

@@ -8,7 +8,7 @@ use crate::support::*;
 use awc::http::StatusCode;
 use diesel_async::RunQueryDsl;
 use hybrid_auth::auth::keys::api_keys;
-use hybrid_auth::auth::Scope;
+use hybrid_auth::auth::{RevokeReason, Scope, Target};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -311,38 +311,31 @@ async fn a_key_ends_at_its_expiry() {
 async fn a_password_change_keeps_keys_and_a_reset_or_deletion_ends_them() {
     let app = spawn_app().await;
     let (key, _, _) = key_with(&app, "notes:read").await;
-    let mut conn = app.conn().await;
     let user_id = app
         .scalar_uuid("SELECT user_id AS id FROM sessions WHERE kind = 'key'")
         .await;
+    let end = async |target, reason| {
+        let mut conn = app.conn().await;
+        hybrid_auth::auth::sessions::revoke(&app.state, &mut conn, target, reason, "")
+            .await
+            .unwrap();
+    };
     // Ending the user's sign-ins (a password change, "log out other
     // sessions") leaves the key.
-    hybrid_auth::auth::sessions::revoke(
-        &app.state,
-        &mut conn,
-        hybrid_auth::auth::Target::AllOfUser {
+    end(
+        Target::AllOfUser {
             user_id,
             keep: None,
         },
-        hybrid_auth::auth::RevokeReason::PasswordChange,
-        "",
+        RevokeReason::PasswordChange,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         app.api_get("/api/v1/ping", &key).await.status,
         StatusCode::OK
     );
     // A reset (the owner taking the account back) ends it.
-    hybrid_auth::auth::sessions::revoke(
-        &app.state,
-        &mut conn,
-        hybrid_auth::auth::Target::Everything { user_id },
-        hybrid_auth::auth::RevokeReason::PasswordReset,
-        "",
-    )
-    .await
-    .unwrap();
+    end(Target::Everything { user_id }, RevokeReason::PasswordReset).await;
     assert_eq!(
         app.api_get("/api/v1/ping", &key).await.status,
         StatusCode::UNAUTHORIZED
